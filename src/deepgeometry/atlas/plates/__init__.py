@@ -1,0 +1,1 @@
+"""Plate modules: each world registers its plates in one module here (imported by the runner)."""
