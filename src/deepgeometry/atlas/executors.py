@@ -103,6 +103,12 @@ class RayExecutor:
             except Exception as e:  # noqa: BLE001 - report any connection failure in one line
                 raise DeepGeometryError(f"cannot start or reach Ray at {address or 'local'}: {e}") from None
             self._started = True
+        import sys
+
+        from .runner import USER_PLATE_MODULES
+
+        for name in USER_PLATE_MODULES:  # workers cannot import users' plate files: send them by value
+            ray.cloudpickle.register_pickle_by_value(sys.modules[name])
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         return RayMap(self.threads).map(fn, items)

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 PROFILES = ("quick", "full")
 
+#: modules imported from users' plate files (shipped by value to Ray workers)
+USER_PLATE_MODULES: list[str] = []
+
 
 # ---------------------------------------------------------------------------------------------- collection
 def collect_plates(extra_files: Sequence[str | Path] = ()) -> dict[str, Plate]:
@@ -58,8 +61,11 @@ def load_plate_file(path: str | Path) -> None:
     spec = importlib.util.spec_from_file_location(name, p)
     if spec is None or spec.loader is None:
         raise DeepGeometryError(f"cannot import plate file {p}")
+    if name in sys.modules:
+        return
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
+    USER_PLATE_MODULES.append(name)
     try:
         spec.loader.exec_module(mod)
     except DeepGeometryError:

@@ -104,13 +104,14 @@ def load_npz(path: str | Path) -> Dataset:
     if not p.is_file():
         raise DeepGeometryError(f"data file not found: {p}")
     try:
-        z = np.load(p, allow_pickle=False)
+        with np.load(p, allow_pickle=False) as npz:
+            z = {k: np.asarray(npz[k]) for k in npz.files}
     except ValueError as e:
         raise DeepGeometryError(f"data file {p} holds pickled objects, which are never loaded: {e}") from None
     except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
         raise DeepGeometryError(f"cannot read data file {p} as .npz: {e}") from None
-    if "x" not in z.files:
-        raise DeepGeometryError(f"data file {p} has no array named 'x' (found {z.files})")
+    if "x" not in z:
+        raise DeepGeometryError(f"data file {p} has no array named 'x' (found {sorted(z)})")
     x = np.asarray(z["x"])
     if x.dtype.kind not in "fiub":
         raise DeepGeometryError(f"data file {p}: 'x' has dtype {x.dtype}; expected numbers")
@@ -119,12 +120,12 @@ def load_npz(path: str | Path) -> Dataset:
         raise DeepGeometryError(f"data file {p}: 'x' contains NaN or infinite values")
     if x.ndim < 2:
         raise DeepGeometryError(f"data file {p}: 'x' must be (N, ...) with N samples, got shape {x.shape}")
-    y = np.asarray(z["y"]).astype(np.int64) if "y" in z.files else np.zeros(len(x), dtype=np.int64)
+    y = np.asarray(z["y"]).astype(np.int64) if "y" in z else np.zeros(len(x), dtype=np.int64)
     if len(y) != len(x):
         raise DeepGeometryError(f"data file {p}: 'x' has {len(x)} samples but 'y' has {len(y)}")
-    if "x_test" in z.files:
+    if "x_test" in z:
         xt = np.asarray(z["x_test"]).astype(np.float32)
-        yt = np.asarray(z["y_test"]).astype(np.int64) if "y_test" in z.files else np.zeros(len(xt), np.int64)
+        yt = np.asarray(z["y_test"]).astype(np.int64) if "y_test" in z else np.zeros(len(xt), np.int64)
     else:
         k = int(0.8 * len(x))
         x, xt, y, yt = x[:k], x[k:], y[:k], y[k:]
