@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 venv: $(STAMP)
 
 run: $(STAMP)
-	OMP_NUM_THREADS=1 $(VENV)/bin/deepgeometry atlas --profile $(PROFILE) --out $(OUT)
+	OMP_NUM_THREADS=1 $(VENV)/bin/deepgeometry atlas --profile $(PROFILE) --out $(OUT) --jobs 2
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(VPY) -m pytest -q

@@ -42,15 +42,35 @@ class LocalExecutor:
         items = list(items)
         if self.jobs == 1 or len(items) <= 1:
             return [fn(x) for x in items]
+        return list(self._get_pool().map(fn, items))
+
+    def _get_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.jobs, mp_context=mp.get_context("spawn"),
                 initializer=_init_worker, initargs=(self.threads, self.plate_files))
-        return list(self._pool.map(fn, items))
+        return self._pool
 
     def run_plates(self, tasks: Sequence[Any], run_one: Callable[[Any], Any]):
-        for t in tasks:
-            yield t, run_one(t)
+        """Plates one by one in this process (``jobs == 1``, sweeps may use the pool), or whole plates
+        spread over ``jobs`` worker processes (each plate's sweeps then run inline in its worker)."""
+        tasks = list(tasks)
+        if self.jobs == 1 or len(tasks) <= 1:
+            for t in tasks:
+                yield t, run_one(t)
+            return
+        from .runner import execute
+
+        pool = self._get_pool()
+        futures = {pool.submit(execute, t): t for t in tasks}
+        for fut in cf.as_completed(futures):
+            t = futures[fut]
+            try:
+                payload = fut.result()
+            except Exception as e:  # noqa: BLE001 - a worker that died is a failed plate
+                payload = {"error": f"worker process failed: {type(e).__name__}: {e}", "result": None,
+                           "verdict": None, "seconds": 0.0, "figures": []}
+            yield t, payload
 
     def close(self) -> None:
         if self._pool is not None:

@@ -31,7 +31,9 @@ def spatial_ndim(field: torch.Tensor) -> int:
     """Number of spatial dimensions of a ``(B, C, *S)`` tensor (2 or 3)."""
     d = field.ndim - 2
     if d not in (2, 3):
-        raise DeepGeometryError(f"expected a (B, C, H, W) or (B, C, D, H, W) tensor, got shape {tuple(field.shape)}")
+        raise DeepGeometryError(
+            f"expected a (B, C, H, W) or (B, C, D, H, W) tensor, got shape {tuple(field.shape)}"
+        )
     return d
 
 
@@ -65,22 +67,29 @@ def sample(f: torch.Tensor, d: torch.Tensor, padding: str = "border") -> torch.T
     """``f o (id + d)``: pull ``f`` (``(B, C, *S)``) back through the map with displacement ``d``."""
     f, d = _match_batch(f, d)
     if f.shape[2:] != d.shape[2:]:
-        raise DeepGeometryError(f"sample: field shape {tuple(f.shape[2:])} != displacement shape {tuple(d.shape[2:])}")
+        raise DeepGeometryError(
+            f"sample: field shape {tuple(f.shape[2:])} != displacement shape {tuple(d.shape[2:])}"
+        )
     return F.grid_sample(f, _normalised_grid(d), mode="bilinear", padding_mode=padding, align_corners=True)
 
 
-def sample_vjp(f: torch.Tensor, d: torch.Tensor, grad_out: torch.Tensor,
-               padding: str = "border") -> tuple[torch.Tensor, torch.Tensor]:
-    """Adjoint of :func:`sample`: ``(df, dd)`` with ``<grad_out, delta sample> = <df, delta f> + <dd, delta d>``.
+def sample_vjp(
+    f: torch.Tensor, d: torch.Tensor, grad_out: torch.Tensor, padding: str = "border"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Adjoint of :func:`sample`: ``(df, dd)`` with ``<grad_out, delta sample> = <df, delta f> + <dd,
+    delta d>``.
 
-    ``df`` is the transposed interpolation (a splat, the discrete ``-div(. u)`` transport of eq. 25) and ``dd`` is
+    ``df`` is the transposed interpolation (a splat, the discrete ``-div(. u)`` transport of eq. 25) and
+    ``dd`` is
     ``grad_out`` times the exact derivative of the interpolant. Uses ATen's grid-sampler backward kernels.
     """
     f, d = _match_batch(f, d)
     D = d.shape[1]
     grid = _normalised_grid(d)
     op = torch.ops.aten.grid_sampler_2d_backward if D == 2 else torch.ops.aten.grid_sampler_3d_backward
-    df, dgrid = op(grad_out.contiguous(), f.contiguous(), grid.contiguous(), 0, _PAD[padding], True, [True, True])
+    df, dgrid = op(
+        grad_out.contiguous(), f.contiguous(), grid.contiguous(), 0, _PAD[padding], True, [True, True]
+    )
     shape = d.shape[2:]
     scale = torch.tensor([2.0 / max(n - 1, 1) for n in shape], dtype=d.dtype, device=d.device)
     dd = dgrid.flip(-1).permute(0, D + 1, *range(1, D + 1)) * scale.view(1, D, *([1] * D))
@@ -103,7 +112,8 @@ def scaling_squaring_steps(v: torch.Tensor, max_step: float = 0.5) -> int:
 
 
 def exp_field(v: torch.Tensor, squarings: int | None = None) -> torch.Tensor:
-    """Group exponential of a stationary velocity ``v``: the displacement of the time-1 flow of ``dx/dt = v(x)``.
+    """Group exponential of a stationary velocity ``v``: the displacement of the time-1 flow of ``dx/dt
+    = v(x)``.
 
     Scaling and squaring (Arsigny et al. 2006): ``exp(v) = exp(v / 2^N)^(2^N)`` with ``exp(w) ~ id + w``;
     this is the Lie-group curve ``exp(t v)`` of the SVF framework (paper Section II-B, Fig. 3 right).
@@ -153,9 +163,11 @@ def _det(J: torch.Tensor) -> torch.Tensor:
     """Determinant of ``(B, D, D, *S)`` matrices, written out (D = 2, 3)."""
     if J.shape[1] == 2:
         return J[:, 0, 0] * J[:, 1, 1] - J[:, 0, 1] * J[:, 1, 0]
-    return (J[:, 0, 0] * (J[:, 1, 1] * J[:, 2, 2] - J[:, 1, 2] * J[:, 2, 1])
-            - J[:, 0, 1] * (J[:, 1, 0] * J[:, 2, 2] - J[:, 1, 2] * J[:, 2, 0])
-            + J[:, 0, 2] * (J[:, 1, 0] * J[:, 2, 1] - J[:, 1, 1] * J[:, 2, 0]))
+    return (
+        J[:, 0, 0] * (J[:, 1, 1] * J[:, 2, 2] - J[:, 1, 2] * J[:, 2, 1])
+        - J[:, 0, 1] * (J[:, 1, 0] * J[:, 2, 2] - J[:, 1, 2] * J[:, 2, 0])
+        + J[:, 0, 2] * (J[:, 1, 0] * J[:, 2, 1] - J[:, 1, 1] * J[:, 2, 0])
+    )
 
 
 def _eye_plus(Jd: torch.Tensor) -> torch.Tensor:
@@ -170,11 +182,14 @@ def det_periodic(d: torch.Tensor) -> torch.Tensor:
 
 
 def det_periodic_vjp(d: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
-    """Adjoint of :func:`det_periodic`: cofactor matrix times ``grad_out``, pulled back through ``jacobian``."""
+    """Adjoint of :func:`det_periodic`: cofactor matrix times ``grad_out``, pulled back through
+    ``jacobian``."""
     A = _eye_plus(jacobian(d))
     D = A.shape[1]
     if D == 2:
-        cof = torch.stack([torch.stack([A[:, 1, 1], -A[:, 1, 0]], 1), torch.stack([-A[:, 0, 1], A[:, 0, 0]], 1)], 1)
+        cof = torch.stack(
+            [torch.stack([A[:, 1, 1], -A[:, 1, 0]], 1), torch.stack([-A[:, 0, 1], A[:, 0, 0]], 1)], 1
+        )
     else:
         rows = []
         for i in range(3):
@@ -192,7 +207,8 @@ def det_periodic_vjp(d: torch.Tensor, grad_out: torch.Tensor) -> torch.Tensor:
 
 
 def jacobian_det(d: torch.Tensor) -> torch.Tensor:
-    """Jacobian determinant of ``x -> x + d(x)``, ``(B, 1, *S)`` (central differences, one-sided at the border)."""
+    """Jacobian determinant of ``x -> x + d(x)``, ``(B, 1, *S)`` (central differences, one-sided at the
+    border)."""
     D = spatial_ndim(d)
     rows = []
     for i in range(D):
@@ -219,7 +235,9 @@ def resize_displacement(d: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor
     old = d.shape[2:]
     out = resize(d, shape)
     D = len(shape)
-    scale = torch.tensor([(n - 1) / max(o - 1, 1) for n, o in zip(shape, old)], dtype=d.dtype, device=d.device)
+    scale = torch.tensor(
+        [(n - 1) / max(o - 1, 1) for n, o in zip(shape, old, strict=False)], dtype=d.dtype, device=d.device
+    )
     return out * scale.view(1, D, *([1] * D))
 
 

@@ -50,8 +50,9 @@ class DiffeoGroup:
             return x.unsqueeze(0), True
         if x.ndim == D + 2 and x.shape[1] == D:
             return x, False
-        raise DeepGeometryError(f"DiffeoGroup(dim={D}): expected a (B, {D}, *S) or ({D}, *S) field, "
-                                f"got shape {tuple(x.shape)}")
+        raise DeepGeometryError(
+            f"DiffeoGroup(dim={D}): expected a (B, {D}, *S) or ({D}, *S) field, got shape {tuple(x.shape)}"
+        )
 
     def _wrap(self, fn, *xs: torch.Tensor) -> torch.Tensor:
         batched = [self._batched(x) for x in xs]

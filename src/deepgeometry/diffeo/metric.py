@@ -20,12 +20,15 @@ from ..errors import DeepGeometryError
 def _check_positive(name: str, value: float, allow_zero: bool = False) -> float:
     value = float(value)
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise DeepGeometryError(f"FluidMetric: {name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+        raise DeepGeometryError(
+            f"FluidMetric: {name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}"
+        )
     return value
 
 
-def laplacian_symbol(shape: tuple[int, ...], spacing: tuple[float, ...] | None = None,
-                     dtype=torch.float64, device=None) -> torch.Tensor:
+def laplacian_symbol(
+    shape: tuple[int, ...], spacing: tuple[float, ...] | None = None, dtype=torch.float64, device=None
+) -> torch.Tensor:
     """Eigenvalues of ``-Laplacian`` (periodic, (2D+1)-point stencil) on the ``rfftn`` half grid."""
     D = len(shape)
     spacing = spacing or (1.0,) * D
@@ -53,12 +56,20 @@ class FluidMetric:
     spacing
         Voxel size per axis (defaults to 1), entering the Laplacian symbol.
 
-    ``flat(v)`` is the momentum ``m = Lv`` (velocity -> momentum), ``sharp(m)`` is ``Km`` (momentum -> velocity),
+    ``flat(v)`` is the momentum ``m = Lv`` (velocity -> momentum), ``sharp(m)`` is ``Km`` (momentum ->
+    velocity),
     ``inner(None, u, w) = <Lu, w>_{L2}``. Multipliers are cached per (shape, dtype, device).
     """
 
-    def __init__(self, alpha: float = 1.0, gamma: float = 1.0, power: float = 2.0, kernel: str = "fluid",
-                 sigma: float = 2.0, spacing: tuple[float, ...] | None = None):
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        gamma: float = 1.0,
+        power: float = 2.0,
+        kernel: str = "fluid",
+        sigma: float = 2.0,
+        spacing: tuple[float, ...] | None = None,
+    ):
         if kernel not in ("fluid", "gaussian"):
             raise DeepGeometryError(f"FluidMetric: kernel must be 'fluid' or 'gaussian', got {kernel!r}")
         self.alpha = _check_positive("alpha", alpha, allow_zero=True)

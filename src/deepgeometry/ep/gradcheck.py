@@ -33,12 +33,12 @@ def ep_vs_bptt(model: EnergyModel, theta: Sequence[torch.Tensor], v: object, s_i
 
 
 def random_hopfield_problem(sizes: Sequence[int] = (6, 8, 5, 3), *, batch: int = 4, seed: int = 0,
-                            gain: float = 1.0, bias_scale: float = 0.3,
+                            gain: float = 0.7, bias_scale: float = 0.5,
                             dtype: torch.dtype = torch.float64) -> tuple[HopfieldNet, tuple[torch.Tensor, torch.Tensor]]:
     """A small random Hopfield net (random biases) with inputs in [0, 1] and one-hot targets, for checks."""
     net = init_hopfield(sizes, seed=seed, dtype=dtype, gain=gain)
     g = torch.Generator().manual_seed(int(seed) + 7)
-    net.biases = [(torch.rand(n, generator=g, dtype=torch.float64) * bias_scale).to(dtype) for n in sizes[1:]]
+    net.biases = [(0.5 + (torch.rand(n, generator=g, dtype=torch.float64) - 0.5) * bias_scale).to(dtype) for n in sizes[1:]]
     x = torch.rand(batch, sizes[0], generator=g, dtype=torch.float64).to(dtype)
     y = torch.randint(0, sizes[-1], (batch,), generator=g)
     d = torch.nn.functional.one_hot(y, sizes[-1]).to(dtype)

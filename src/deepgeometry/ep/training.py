@@ -16,6 +16,7 @@ comparison measured in the same run.
 from __future__ import annotations
 
 import logging
+from collections import deque
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -60,6 +61,7 @@ class EPConfig:
     persistent: bool = True
     seed: int = 0
     dead_patience: int = 5
+    dead_window: int = 20
 
     def validate(self) -> None:
         if len(self.lrs) != len(self.arch) - 1:
@@ -142,7 +144,8 @@ def train_ep(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test
     d_train = torch.nn.functional.one_hot(y_train, n_classes).to(dtype)
     particles = [torch.zeros(n, m, dtype=dtype) for m in cfg.arch[1:]]
     test_particles = [torch.zeros(len(x_test), m, dtype=dtype) for m in cfg.arch[1:]]
-    dead_run = 0
+    zero_run = torch.zeros(cfg.arch[-1], dtype=torch.int64)
+    dead_hist: deque[float] = deque(maxlen=cfg.dead_window)
     batches = math.ceil(n / cfg.batch_size)
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
@@ -161,12 +164,18 @@ def train_ep(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test
             wrong += int((out.argmax(1) != y_train[idx]).sum())
             cost_sum += float(0.5 * ((out - d) ** 2).sum())
             seen += len(idx)
-            # dead outputs: every output unit of every example at exactly 0
-            dead_run = dead_run + 1 if float(out.max()) == 0.0 else 0
-            if dead_run >= cfg.dead_patience:
+            # dead outputs: a unit exactly 0 on every example for `dead_patience` consecutive minibatches
+            zero_run = torch.where(out.max(0).values == 0.0, zero_run + 1, torch.zeros_like(zero_run))
+            n_dead = int((zero_run >= cfg.dead_patience).sum())
+            log.debug("epoch %d minibatch %d: %d output units at 0, %d dead, %.2f examples all-zero", epoch + 1,
+                      bi + 1, int((out.max(0).values == 0).sum()), n_dead, float((out.max(1).values == 0).float().mean()))
+            dead_hist.append(n_dead / cfg.arch[-1])
+            if len(dead_hist) == dead_hist.maxlen and sum(dead_hist) / len(dead_hist) >= 0.5:
                 rec.status = "dead outputs"
-                rec.detail = (f"all {cfg.arch[-1]} output units stuck at 0 for {dead_run} consecutive minibatches "
-                              f"(epoch {epoch + 1}, minibatch {bi + 1}); the network can only predict class 0")
+                rec.detail = (f"on average {100 * sum(dead_hist) / len(dead_hist):.0f}% of the {cfg.arch[-1]} output "
+                              f"units were dead (0 on every example for >= {cfg.dead_patience} minibatches) over "
+                              f"the last {len(dead_hist)} minibatches (epoch {epoch + 1}, minibatch {bi + 1}); "
+                              f"their classes cannot be predicted, training stopped")
                 stop = True
                 break
             beta = cfg.beta
@@ -192,7 +201,7 @@ def train_ep(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test
         test_particles = hopfield_relax(net.weights, net.biases, x_test, test_particles, steps=cfg.free_steps,
                                         eps=cfg.eps)
         test_out = test_particles[-1]
-        dead_units = int((test_out.max(0).values == 0).sum())
+        dead_units = int((zero_run >= cfg.dead_patience).sum())
         row = {"epoch": epoch + 1, "train_error": wrong / max(1, seen), "train_cost": cost_sum / max(1, seen),
                "test_error": float((test_out.argmax(1) != y_test).float().mean()),
                "dead_output_units": dead_units, "seconds": time.perf_counter() - t0}

@@ -35,7 +35,9 @@ A segment ``f: x -> y`` (a layer or a block) gets three lengths:
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+import warnings
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -77,11 +79,13 @@ def complexity_macs(module: Callable[[torch.Tensor], torch.Tensor], x: torch.Ten
 
     Counted on the first sample only; convolutions and matrix products are exact, everything else is 0.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     _check_batch(x, "complexity_macs: x")
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        module(x[:1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # flop_counter's internal torch.jit use
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            module(x[:1])
     return int(counter.get_total_flops()) // 2
 
 
@@ -177,7 +181,8 @@ def jacobian_deviation(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     def push(t: torch.Tensor) -> torch.Tensor:
         return torch.func.jvp(fn, (x,), (t,))[1]
 
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.func's internal torch.jit use
         jv = torch.func.vmap(push, chunk_size=chunk_size)(v)
     p, n_batch = v.shape[0], v.shape[1]
     vf = v.reshape(p, n_batch, -1)

@@ -15,7 +15,7 @@ antisymmetric because ``tr(s_a s_b) = 2^n delta_ab``. For each pair ``(a, c)`` t
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -47,7 +47,7 @@ def check_qubits(n_qubits: int, max_qubits: int = 8) -> int:
     return int(n_qubits)
 
 
-@lru_cache(maxsize=None)
+@cache
 def digits(n_qubits: int) -> np.ndarray:
     """``(4^n, n)`` base-4 digits of every string index (qubit 0 first)."""
     n = check_qubits(n_qubits)
@@ -72,24 +72,24 @@ def index_of(label: str) -> int:
     return a - 1
 
 
-@lru_cache(maxsize=None)
+@cache
 def weights(n_qubits: int) -> np.ndarray:
     """Weight (locality: number of non-identity factors) of each of the ``4^n - 1`` strings."""
     return (digits(n_qubits)[1:] != 0).sum(axis=1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _basis_np(n_qubits: int) -> np.ndarray:
     n = check_qubits(n_qubits)
     d = 2**n
     out = np.ones((1, 1, 1), dtype=np.complex128)
-    for k in range(n):
+    for _ in range(n):
         out = np.einsum("aij,pkl->apikjl", out, PAULI_1Q).reshape(-1, out.shape[1] * 2, out.shape[2] * 2)
     assert out.shape == (4**n, d, d)
     return out[1:]
 
 
-@lru_cache(maxsize=None)
+@cache
 def basis(n_qubits: int) -> torch.Tensor:
     """``(4^n - 1, 2^n, 2^n)`` complex128 Pauli-string matrices ``s_a`` (identity excluded)."""
     return torch.from_numpy(_basis_np(n_qubits))
@@ -145,6 +145,35 @@ def decompose(m: torch.Tensor) -> torch.Tensor:
     return t.reshape(*batch, 4**n) / d
 
 
+def compose_matrix(c: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`decompose`: ``M = sum_a c_a s_a`` from ``(..., 4^n)`` coefficients, in O(n 4^n)."""
+    n = _n_from_dim(c.shape[-1] - 1)
+    c = torch.as_tensor(c)
+    if not c.is_complex():
+        c = c.to(torch.complex128)
+    batch = c.shape[:-1]
+    nb = len(batch)
+    t = c.reshape(*batch, *([4] * n))
+    w = torch.from_numpy(np.stack([PAULI_1Q[p].reshape(4) for p in range(4)]).T.copy()).to(t.dtype)  # (rc, p)
+    for k in range(n):
+        t = torch.movedim(torch.tensordot(t, w, dims=([nb + k], [1])), -1, nb + k)
+    t = t.reshape(*batch, *([2] * (2 * n)))  # [..., r0, c0, r1, c1, ...]
+    perm = list(range(nb)) + [nb + 2 * k for k in range(n)] + [nb + 2 * k + 1 for k in range(n)]
+    return t.permute(*perm).reshape(*batch, 2**n, 2**n)
+
+
+def hamiltonian_fast(h: torch.Tensor) -> torch.Tensor:
+    """``H = sum_a h_a s_a`` from ``(..., 4^n - 1)`` coordinates via :func:`compose_matrix` (O(n 4^n))."""
+    zero = torch.zeros(*h.shape[:-1], 1, dtype=h.dtype)
+    return compose_matrix(torch.cat([zero, h], dim=-1))
+
+
+def bracket_fast(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """:func:`bracket` through matrices: ``coords(-i[H_x, H_y])`` in O(n 4^n + 8^n) per pair."""
+    hx, hy = hamiltonian_fast(x), hamiltonian_fast(y)
+    return coords(-1j * (hx @ hy - hy @ hx))
+
+
 def coords(m: torch.Tensor) -> torch.Tensor:
     """Real coordinates ``h`` (length ``4^n - 1``) of the Hermitian part's traceless component.
 
@@ -161,7 +190,7 @@ def decompose_naive(m: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.einsum("...ij,ji->...", m, full[a]) for a in range(4**n)], dim=-1) / 2**n
 
 
-@lru_cache(maxsize=None)
+@cache
 def _products(n_qubits: int) -> tuple[np.ndarray, np.ndarray]:
     """Full-group tables: ``s_a s_b = i^phase[a, b] s_prod[a, b]`` over all 4^n strings."""
     dg = digits(n_qubits)
@@ -174,7 +203,7 @@ def _products(n_qubits: int) -> tuple[np.ndarray, np.ndarray]:
     return prod, phase % 4
 
 
-@lru_cache(maxsize=None)
+@cache
 def bracket_tables(n_qubits: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``(B, F)`` tables of the module docstring (coordinates without the identity).
 

@@ -28,14 +28,14 @@ LAYER_KINDS = ("linear", "conv1d", "conv2d")
 
 
 def activation(name: str) -> nn.Module:
-    """A fresh activation module by name (``relu``, ``tanh``, ``sigmoid``, ``hardtanh``, ``gelu``, ``identity``)."""
+    """A fresh activation module by name: relu, tanh, sigmoid, hardtanh, gelu or identity."""
     if name not in ACTIVATIONS:
         raise DeepGeometryError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
 
 
 def layer_kind(in_shape: tuple[int, ...]) -> str:
-    """``"linear"``, ``"conv1d"`` or ``"conv2d"`` for an input of shape ``(D,)``, ``(C, L)`` or ``(C, H, W)``."""
+    """``"linear"``, ``"conv1d"`` or ``"conv2d"`` for samples of shape (D,), (C, L) or (C, H, W)."""
     if len(in_shape) == 1:
         return "linear"
     if len(in_shape) == 2:

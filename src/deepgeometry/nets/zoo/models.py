@@ -36,13 +36,14 @@ def _check_depth(depth: int) -> int:
 def _conv_kind(in_shape: tuple[int, ...], model: str) -> str:
     kind = layer_kind(in_shape)
     if kind == "linear":
-        raise DeepGeometryError(f"{model} needs (C, L) or (C, H, W) inputs, got in_shape={in_shape}; use an MLP")
+        raise DeepGeometryError(f"{model} needs (C, L) or (C, H, W) inputs, got in_shape={in_shape}; "
+                                "use an MLP")
     return kind
 
 
 def mlp(in_shape: Sequence[int] = MNIST_SHAPE, n_classes: int = 10, width: int = 128, depth: int = 2,
         act: str = "relu") -> nn.Sequential:
-    """Multi-layer perceptron: ``depth`` hidden :class:`Dense` layers of ``width`` units, then a linear output."""
+    """Multi-layer perceptron: ``depth`` hidden :class:`Dense` layers of ``width`` units, linear output."""
     s = _shape(in_shape)
     d = math.prod(s)
     items: OrderedDict[str, nn.Module] = OrderedDict()
@@ -143,8 +144,8 @@ def resnet(in_shape: Sequence[int] = MNIST_SHAPE, n_classes: int = 10, block: st
     for i, w in enumerate(widths):
         for j in range(int(blocks_per_stage)):
             stride = 2 if (i > 0 and j == 0) else 1
-            items[f"stage{i + 1}_block{j + 1}"] = ResidualBlock(kind, c, int(w), stride=stride, act=act, norm=norm,
-                                                                block=block, zero_init=zero_init)
+            items[f"stage{i + 1}_block{j + 1}"] = ResidualBlock(
+                kind, c, int(w), stride=stride, act=act, norm=norm, block=block, zero_init=zero_init)
             c = int(w)
     items["head"] = Head(kind, c, n_classes, act=act if block == "pre" else None,
                          norm=norm and block == "pre")

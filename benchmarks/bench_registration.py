@@ -1,0 +1,266 @@
+"""Registration benchmark: deepgeometry (SVF / LDDMM / shooting) vs ANTsPy and SimpleITK, same run, same CPU.
+
+Data: ``$DEEPGEOMETRY_DATA`` or ``<repo>/../shared/data/registration`` (skips cleanly if absent).
+Each method runs in its own child process (one thread) so that CPU seconds, wall seconds and peak RSS are its
+own. Peers (``antspyx``, ``SimpleITK``) are imported lazily and skipped if not installed.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_registration.py [--pairs circle-C,r16-r64,brain] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("DEEPGEOMETRY_DATA", ROOT.parent / "shared" / "data" / "registration"))
+
+# our settings per pair (tuned on these pairs; the same for every run)
+OURS = {
+    "circle-C": {
+        "svf": dict(reg=1e-5, levels=4, iterations=(400, 200, 40, 10)),
+        "lddmm": dict(reg=1e-5, levels=4, iterations=(400, 200, 40, 10)),
+    },
+    "r16-r64": {
+        "svf": dict(reg=1e-4, levels=3, iterations=(150, 40, 10), affine=True),
+        "lddmm": dict(reg=1e-4, levels=3, iterations=(150, 40, 10), affine=True),
+    },
+    "brain": {"svf": dict(reg=1e-4, levels=3, iterations=(80, 30, 6), affine=True)},
+}
+
+
+def load_pair(name: str):
+    """(fixed, moving) float32 arrays."""
+    if name == "circle-C":
+        return np.load(DATA / "C.npy").astype(np.float32), np.load(DATA / "circle.npy").astype(np.float32)
+    if name == "r16-r64":
+        from PIL import Image
+
+        f = np.asarray(Image.open(DATA / "r16slice.jpg"), dtype=np.float32)
+        m = np.asarray(Image.open(DATA / "r64slice.jpg"), dtype=np.float32)
+        return f, m
+    if name == "brain":
+        import nibabel as nib
+
+        f = np.asarray(nib.load(str(DATA / "claire_brain01.nii.gz")).dataobj, dtype=np.float32)
+        m = np.asarray(nib.load(str(DATA / "claire_brain02.nii.gz")).dataobj, dtype=np.float32)
+        return f, m
+    raise ValueError(name)
+
+
+def _metrics(fixed: np.ndarray, warped: np.ndarray, disp: np.ndarray | None) -> dict:
+    """Global NCC and MSE on [0, 1]-normalised images; folds and min det J of a (D, *S) displacement."""
+    import torch
+
+    from deepgeometry.diffeo import fields, ncc
+
+    def norm(a):
+        a = a.astype(np.float64)
+        return (a - a.min()) / (a.max() - a.min())
+
+    f, w = norm(fixed), norm(warped)
+    out = {
+        "ncc": float(ncc(torch.from_numpy(w)[None, None], torch.from_numpy(f)[None, None])[0]),
+        "mse": float(((w - f) ** 2).mean()),
+    }
+    if disp is not None:
+        det = fields.jacobian_det(torch.from_numpy(disp.astype(np.float64))[None])
+        out["folds"] = int((det <= 0).sum())
+        out["min_det"] = float(det.min())
+    return out
+
+
+def run_ours(pair: str, method: str, opts: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from deepgeometry.diffeo import register
+
+    f, m = load_pair(pair)
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = register(f, m, method=method, **opts)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    warped = r.warped[0, 0].numpy()
+    out = _metrics(f, warped, r.displacement[0].numpy())
+    out.update(cpu=cpu, wall=wall, status=r.status)
+    return out
+
+
+def _ants_disp(fwd, fixed_img):
+    """Displacement (D, *S) in voxel units of ANTs' fixed->moving transform list (affine included)."""
+    import ants
+
+    dim = fixed_img.dimension
+    grid = np.stack(np.meshgrid(*[np.arange(n) for n in fixed_img.shape], indexing="ij"))
+    pts = grid.reshape(dim, -1).T.astype(np.float64)
+    phys = pts * np.array(fixed_img.spacing) + np.array(fixed_img.origin)  # ITK direction assumed identity
+    import pandas as pd
+
+    cols = ["x", "y", "z"][:dim]
+    moved = ants.apply_transforms_to_points(dim, pd.DataFrame(phys, columns=cols), fwd)
+    q = (moved[cols].to_numpy() - np.array(fixed_img.origin)) / np.array(fixed_img.spacing)
+    return (q - pts).T.reshape(dim, *fixed_img.shape)
+
+
+def run_ants(pair: str, transform: str) -> dict:
+    import ants
+
+    f, m = load_pair(pair)
+    fi, mi = ants.from_numpy(f), ants.from_numpy(m)
+    t0, c0 = time.perf_counter(), time.process_time()
+    tx = ants.registration(fixed=fi, moving=mi, type_of_transform=transform)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    warped = tx["warpedmovout"].numpy()
+    try:
+        disp = _ants_disp(tx["fwdtransforms"], fi)
+    except Exception:  # pragma: no cover - pandas or API differences
+        disp = None
+    out = _metrics(f, warped, disp)
+    out.update(cpu=cpu, wall=wall)
+    return out
+
+
+def run_sitk_demons(pair: str) -> dict:
+    import SimpleITK as sitk
+
+    f, m = load_pair(pair)
+    fi, mi = sitk.GetImageFromArray(f), sitk.GetImageFromArray(m)
+    t0, c0 = time.perf_counter(), time.process_time()
+    demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
+    demons.SetNumberOfIterations(50)
+    demons.SetStandardDeviations(1.5)
+    shrink = [4, 2, 1]
+    field = None
+    for s in shrink:
+        fs = sitk.Shrink(fi, [s] * fi.GetDimension())
+        ms = sitk.Shrink(mi, [s] * mi.GetDimension())
+        if field is None:
+            init = sitk.Image(fs.GetSize(), sitk.sitkVectorFloat64)
+            init.CopyInformation(fs)
+        else:
+            init = sitk.Resample(field, fs)
+        field = demons.Execute(fs, ms, init)
+    tx = sitk.DisplacementFieldTransform(sitk.Cast(sitk.Resample(field, fi), sitk.sitkVectorFloat64))
+    warped = sitk.GetArrayFromImage(sitk.Resample(mi, fi, tx, sitk.sitkLinear, 0.0))
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    disp_img = sitk.TransformToDisplacementField(
+        tx, sitk.sitkVectorFloat64, fi.GetSize(), fi.GetOrigin(), fi.GetSpacing(), fi.GetDirection()
+    )
+    d = sitk.GetArrayFromImage(disp_img)  # (*S, D) with components in x, y(, z) = reversed axes
+    disp = np.moveaxis(d[..., ::-1], -1, 0)
+    out = _metrics(f, warped, disp)
+    out.update(cpu=cpu, wall=wall)
+    return out
+
+
+def run_memory(steps: int) -> dict:
+    """Peak RSS of one explicit-adjoint gradient of shooting on circle->C (256^2), recompute=True/False."""
+    import torch
+
+    torch.set_num_threads(1)
+    from deepgeometry.diffeo import FluidMetric, adjoint_gradient, fields
+
+    f, m = load_pair("circle-C")
+    src, tgt = torch.from_numpy(m)[None, None], torch.from_numpy(f)[None, None]
+    p0 = 0.1 * fields.smooth(tgt - src, 4.0)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = {}
+    for rec in (True, False):
+        adjoint_gradient(p0, src, tgt, FluidMetric(2.0, 1.0, 2.0), steps=steps, recompute=rec)
+        out[f"rss_recompute_{rec}"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+    return out
+
+
+def _child(q, fn, args):
+    try:
+        res = fn(*args)
+        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        q.put(res)
+    except Exception as e:  # report, do not crash the table
+        q.put({"error": f"{type(e).__name__}: {e}"[:200]})
+
+
+def in_child(fn, *args) -> dict:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(q, fn, args))
+    p.start()
+    res = q.get()
+    p.join()
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", default="circle-C,r16-r64,brain")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per method (median reported)")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    args = ap.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"bench_registration: data folder {DATA} not found; skipping (set DEEPGEOMETRY_DATA)")
+        return 0
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    rows = []
+    for pair in args.pairs.split(","):
+        jobs = [(f"ours {meth}", run_ours, (pair, meth, opts)) for meth, opts in OURS[pair].items()]
+        if not args.no_peers:
+            jobs += [
+                ("ANTsPy SyN (default)", run_ants, (pair, "SyN")),
+                ("SimpleITK 3-level demons", run_sitk_demons, (pair,)),
+            ]
+        for label, fn, fargs in jobs:
+            runs = [in_child(fn, *fargs) for _ in range(max(1, args.repeats))]
+            ok = [r for r in runs if "error" not in r]
+            if not ok:
+                rows.append({"pair": pair, "method": label, "error": runs[0]["error"]})
+                print(f"{pair:9s} {label:28s} skipped: {runs[0]['error']}", flush=True)
+                continue
+            ok.sort(key=lambda r: r["cpu"])
+            r = ok[len(ok) // 2]
+            r.update(pair=pair, method=label)
+            rows.append(r)
+            print(
+                f"{pair:9s} {label:28s} cpu {r['cpu']:7.2f}s wall {r['wall']:7.2f}s "
+                f"rss {r['peak_rss_mb']:7.0f}MB "
+                f"NCC {r['ncc']:.4f} MSE {r['mse']:.5f} folds {r.get('folds', '-')} "
+                f"min detJ {r.get('min_det', float('nan')):.3f}",
+                flush=True,
+            )
+    print("\nratios (our CPU s / peer CPU s, same run):")
+    for pair in args.pairs.split(","):
+        peers = {
+            r["method"]: r
+            for r in rows
+            if r["pair"] == pair and not r["method"].startswith("ours") and "error" not in r
+        }
+        for r in rows:
+            if r["pair"] == pair and r["method"].startswith("ours") and "error" not in r:
+                for pn, p in peers.items():
+                    print(f"  {pair:9s} {r['method']:12s} / {pn:28s} = {r['cpu'] / p['cpu']:.2f}")
+    mem = {s: in_child(run_memory, s) for s in (8, 32)}
+    for rec in (True, False):
+        k = f"rss_recompute_{rec}"
+        if all(k in mem[s] for s in mem):
+            a, b = mem[8][k], mem[32][k]
+            print(
+                f"shooting explicit adjoint, recompute={rec}: extra peak RSS {a / 1024:.1f} MB at 8 steps, "
+                f"{b / 1024:.1f} MB at 32 steps"
+            )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "memory": mem}, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The quantum world: SU(2^n) with Nielsen's penalty metric (paper Section II-A, eq. 1, Fig. 1).
+
+T = SU(2^n) acting on state vectors; a computation is a curve ``dU/dt = -iH(t) U`` from I; its cost
+is the curve's length under eq. (1); the complexity of U is the length of the minimal geodesic.
+"""
+
+from .complexity import Complexity as Complexity
+from .complexity import Connection as Connection
+from .complexity import check_unitary as check_unitary
+from .complexity import cnot as cnot
+from .complexity import complexity as complexity
+from .complexity import connect as connect
+from .complexity import haar as haar
+from .complexity import log_branches as log_branches
+from .complexity import parse_target as parse_target
+from .complexity import principal_hamiltonian as principal_hamiltonian
+from .complexity import qft as qft
+from .complexity import shoot as shoot
+from .complexity import toffoli as toffoli
+from .curvature import MEASURES as MEASURES
+from .curvature import CurvatureStats as CurvatureStats
+from .curvature import curvature_stats as curvature_stats
+from .curvature import pauli_planes as pauli_planes
+from .curvature import sample_curvatures as sample_curvatures
+from .metric import PauliGroup as PauliGroup
+from .metric import PenaltyMetric as PenaltyMetric
+from .metric import one_local as one_local
+
+__all__ = [
+    "MEASURES", "Complexity", "Connection", "CurvatureStats", "PauliGroup", "PenaltyMetric",
+    "check_unitary", "cnot", "complexity", "connect", "curvature_stats", "haar", "log_branches",
+    "one_local", "parse_target", "pauli_planes", "principal_hamiltonian", "qft", "sample_curvatures",
+    "shoot", "toffoli",
+]
