@@ -8,10 +8,10 @@ import torch
 
 from deepgeometry.core.geodesic import euler_arnold
 from deepgeometry.errors import DeepGeometryError
-
-C = importlib.import_module("deepgeometry.quantum.complexity")  # the package re-exports the function
 from deepgeometry.quantum import pauli
 from deepgeometry.quantum.metric import PauliGroup, PenaltyMetric, one_local
+
+C = importlib.import_module("deepgeometry.quantum.complexity")  # the package re-exports the function
 
 
 class _WrongSign(PauliGroup):

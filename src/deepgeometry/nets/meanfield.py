@@ -6,7 +6,10 @@ data manifold along a deep network is known: a random fully connected network
     h^l = W^l phi(h^{l-1}) + b^l,   W_ij ~ N(0, sigma_w^2 / N),   b_i ~ N(0, sigma_b^2),
 
 in the limit of infinite width N. Every quantity below is a one- or two-dimensional Gaussian integral,
-evaluated here by (tensor-product) Gauss-Hermite quadrature with the probabilists' weight exp(-z^2 / 2):
+evaluated by (tensor-product) Gauss-Hermite quadrature with the probabilists' weight exp(-z^2 / 2), its
+order growing with q (the integrands vary on a scale 1/sqrt(q) in z; see ``_order``) - except where
+Gauss-Hermite meets a kink it cannot resolve: ReLU uses the arc-cosine kernel in closed form, hard_tanh
+closed forms (erf) and, for its correlation map, Gauss-Legendre panels split at the kinks:
 
 * length map     q^l = sigma_w^2 E[phi(sqrt(q^{l-1}) z)^2] + sigma_b^2, with fixed point ``q_star``;
 * correlation map c^l = (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q*,  u1 = sqrt(q*) z1,
@@ -14,7 +17,7 @@ evaluated here by (tensor-product) Gauss-Hermite quadrature with the probabilist
 * ``chi1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]``: the slope of the correlation map at c = 1 and the factor by
   which a curve's squared length element grows per layer, so lengths grow by ``sqrt(chi1)`` per layer;
 * ``chi2 = sigma_w^2 E[phi''(sqrt(q*) z)^2]``: the curvature growth term. With kappa_bar = sqrt(N) kappa the
-  width-normalised curvature of a curve (Poole et al., eq. for the extrinsic curvature),
+  width-normalised curvature of a curve (Poole et al. 2016, extrinsic curvature),
   ``kappa_bar_l^2 = kappa_bar_{l-1}^2 / chi1 + 3 chi2 / chi1^2`` (:func:`curvature_recursion`);
 * ``critical_sigma_w``: the sigma_w with chi1 = 1 (the order-to-chaos edge) for a given sigma_b;
 * depth scales (Schoenholz et al. 2017): ``xi_c = -1 / log(chi_c)`` with chi_c = sigma_w^2
@@ -261,7 +264,7 @@ def _e_dphidphi(name: str, act: _Activation, q: float, c: float, n: int) -> floa
 
 
 def q_map(q: float, sigma_w: float, sigma_b: float, activation: str = "tanh", n: int = 200) -> float:
-    """One step of the length map ``q -> sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2`` (Poole et al. eq. 3)."""
+    """One step of the length map ``q -> sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2``."""
     _check(sigma_w, sigma_b)
     act = _activation(activation)
     return sigma_w**2 * _e_phi2(_name(act), act, q, n) + sigma_b**2
@@ -269,7 +272,7 @@ def q_map(q: float, sigma_w: float, sigma_b: float, activation: str = "tanh", n:
 
 def q_star(sigma_w: float, sigma_b: float, activation: str = "tanh", *, n: int = 200,
            q0: float = 1.0) -> float:
-    """Fixed point of the length map (Poole et al. eq. 3).
+    """Fixed point of the length map.
 
     ReLU's map is linear, ``q -> sigma_w^2 q / 2 + sigma_b^2``: its fixed point is in closed form, every q is
     fixed when sigma_w^2 = 2 and sigma_b = 0 (then ``q0`` is returned), and it is ``inf`` when the map is
@@ -313,7 +316,7 @@ def chi1(sigma_w: float, sigma_b: float, activation: str = "tanh", *, n: int = 2
 
 def c_map(c: float, sigma_w: float, sigma_b: float, activation: str = "tanh", *, n: int = 200,
           q: float | None = None) -> float:
-    """One step of the correlation map at the length fixed point (Poole et al. eq. 5)."""
+    """One step of the correlation map at the length fixed point (Poole et al. 2016)."""
     act = _activation(activation)
     qs = q_star(sigma_w, sigma_b, activation, n=n) if q is None else q
     if not math.isfinite(qs):
