@@ -170,3 +170,16 @@ def test_jacobian_deviation_bad_input():
         jacobian_deviation(lambda x: x, torch.ones(2, 2, dtype=torch.int64))
     with pytest.raises(DeepGeometryError, match="not finite"):
         jacobian_deviation(lambda x: x * float("inf"), torch.ones(2, 2))
+
+
+def test_rademacher_signs_are_fair_and_independent():
+    from deepgeometry.nets.lengths import rademacher
+
+    v = rademacher((4, 1000, 3), torch.float64, torch.Generator().manual_seed(0))
+    assert v.shape == (4, 1000, 3) and set(v.unique().tolist()) == {-1.0, 1.0}
+    assert abs(float(v.mean())) < 4 / math.sqrt(v.numel())
+    flat = v.reshape(-1)
+    # neighbouring entries (same byte) are uncorrelated
+    assert abs(float((flat[1:] * flat[:-1]).mean())) < 4 / math.sqrt(v.numel())
+    w = rademacher((4, 1000, 3), torch.float64, torch.Generator().manual_seed(0))
+    assert torch.equal(v, w)

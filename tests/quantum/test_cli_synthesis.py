@@ -75,11 +75,14 @@ def test_synthesis_staircase_converges_with_two_qubit_gates():
     rows = staircase(geo, metric, geo.endpoint, [1, 4, 16, 64])
     errs = [r["error"] for r in rows]
     gates = [r["gates"] for r in rows]
-    assert errs[-1] < errs[0] / 10 and errs[-1] < 1e-2
+    assert errs[-1] < errs[0] / 10 and errs[-1] < 0.05 and errs[-1] < 0.6 * errs[-2]  # first-order Trotter
     assert all(b > a for a, b in zip(gates, gates[1:], strict=False))
     assert all(len(s) <= 2 for s, _, _ in trotterize(geo, metric, 4).gates)
-    # the circuit length converges to the length of the easy part of the curve
-    assert rows[-1]["circuit_length"] <= float(geo.length) + 1e-6
+    # one gate per support and slice: the circuit's length (sum of gate lengths) converges, and splitting
+    # a slice by support can only lengthen it (triangle inequality)
+    lens = [r["circuit_length"] for r in rows]
+    assert abs(lens[-1] - lens[-2]) < 0.02 * lens[-1]
+    assert lens[-1] >= float(geo.length) * (1 - 1e-3)
 
 
 @pytest.mark.slow

@@ -156,6 +156,16 @@ def test_inverse_and_local_conjugation_invariance(haar_path):
     assert abs(d_conj - haar_path.lengths[-1]) < 1e-7
 
 
+def test_one_local_cnot_generator_length_grows_like_sqrt_q():
+    # CNOT on 2 qubits: H = pi/4 (ZI + IX - ZX) up to sign; ZX is hard for a 1-local easy set and commutes
+    # with the easy part, so the generator is a geodesic of length (pi/4) sqrt(2 + q) -> (pi/4) sqrt(q)
+    for q in (10.0, 1000.0):
+        metric = PenaltyMetric(2, q, easy=one_local(2))
+        geo = C.shoot(metric, C.principal_hamiltonian(C.cnot(2)), steps=16)
+        assert abs(float(geo.length) - math.pi / 4 * math.sqrt(2 + q)) < 1e-9
+
+
+@pytest.mark.slow
 def test_one_local_easy_set_distance_grows_like_sqrt_q():
     # 1-local strings generate only su(2) + su(2): not bracket-generating, so d(q) ~ c sqrt(q)
     u = C.haar(2, 3)

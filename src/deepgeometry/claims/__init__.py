@@ -6,5 +6,15 @@ pre-declared decision rule ``rule(result) -> Verdict`` (a pure function of the r
 synthetic inputs). The atlas plates in :mod:`deepgeometry.atlas.plates.claims` wrap them.
 """
 
-MODULES = ("locality", "sawtooth", "depth", "activations", "near_identity", "shortcuts", "preact", "highway",
-           "flattening", "fc_head")
+MODULES = (
+    "locality",
+    "sawtooth",
+    "depth",
+    "activations",
+    "near_identity",
+    "shortcuts",
+    "preact",
+    "highway",
+    "flattening",
+    "fc_head",
+)

@@ -28,9 +28,15 @@ def summary(values: Sequence[float]) -> dict[str, float]:
         raise DeepGeometryError("summary: needs at least one value, got none")
     if not np.all(np.isfinite(x)):
         raise DeepGeometryError(f"summary: values must be finite, got {x.tolist()}")
-    return {"median": float(np.median(x)), "min": float(x.min()), "max": float(x.max()),
-            "q25": float(np.quantile(x, 0.25)), "q75": float(np.quantile(x, 0.75)),
-            "half_range": float((x.max() - x.min()) / 2), "n": int(x.size)}
+    return {
+        "median": float(np.median(x)),
+        "min": float(x.min()),
+        "max": float(x.max()),
+        "q25": float(np.quantile(x, 0.25)),
+        "q75": float(np.quantile(x, 0.75)),
+        "half_range": float((x.max() - x.min()) / 2),
+        "n": int(x.size),
+    }
 
 
 def noise(*samples: Sequence[float], floor: float = NOISE_FLOOR) -> float:
@@ -43,7 +49,9 @@ def fmt_pm(values: Sequence[float], scale: float = 100.0, digits: int = 1, unit:
     """``"median [min, max]"`` of a seed sample, scaled (accuracies -> points by default)."""
     s = summary(values)
     f = f"{{:.{digits}f}}"
-    return f"{f.format(scale * s['median'])}{unit} [{f.format(scale * s['min'])}, {f.format(scale * s['max'])}]"
+    return (
+        f"{f.format(scale * s['median'])}{unit} [{f.format(scale * s['min'])}, {f.format(scale * s['max'])}]"
+    )
 
 
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
@@ -56,7 +64,9 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
     if x.shape != y.shape or x.size < 2:
-        raise DeepGeometryError(f"kendall_tau: need two equal-length lists of >= 2 scores, got {x.size}, {y.size}")
+        raise DeepGeometryError(
+            f"kendall_tau: need two equal-length lists of >= 2 scores, got {x.size}, {y.size}"
+        )
     if np.any(np.isnan(x)) or np.any(np.isnan(y)):
         raise DeepGeometryError("kendall_tau: scores must not be NaN")
 
@@ -78,8 +88,14 @@ def paired(a: Sequence[float], b: Sequence[float]) -> list[float]:
 
 
 # ------------------------------------------------------------------------------------------------- data
-def subset(name: str, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
-           flat: bool = False, pool: int = 1) -> dict[str, Any]:
+def subset(
+    name: str,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    seed: int = 0,
+    flat: bool = False,
+    pool: int = 1,
+) -> dict[str, Any]:
     """The first ``n_train`` / ``n_test`` samples of an embedded data set (its fixed stratified split).
 
     ``pool > 1`` average-pools images by that factor (a cheaper, lower-resolution variant).
@@ -97,12 +113,26 @@ def subset(name: str, n_train: int | None = None, n_test: int | None = None, see
         xtr, xte = f(xtr, pool), f(xte, pool)
     if flat:
         xtr, xte = xtr.flatten(1), xte.flatten(1)
-    return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte, "n_classes": d.n_classes,
-            "name": name}
+    return {
+        "x_train": xtr,
+        "y_train": ytr,
+        "x_test": xte,
+        "y_test": yte,
+        "n_classes": d.n_classes,
+        "name": name,
+    }
 
 
-def fit(model: nn.Module, data: dict[str, Any], *, epochs: int, lr: float = 1e-3, batch_size: int = 64,
-        seed: int = 0, optimizer: str = "adam") -> dict[str, Any]:
+def fit(
+    model: nn.Module,
+    data: dict[str, Any],
+    *,
+    epochs: int,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+    optimizer: str = "adam",
+) -> dict[str, Any]:
     """Train with :func:`deepgeometry.nets.train.train_classifier`; a diverged run scores chance accuracy.
 
     Returns ``{"test_acc", "train_acc", "train_loss", "diverged", "seconds"}``.
@@ -111,24 +141,42 @@ def fit(model: nn.Module, data: dict[str, Any], *, epochs: int, lr: float = 1e-3
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    r = train_classifier(model, data["x_train"], data["y_train"], data["x_test"], data["y_test"],
-                         epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, optimizer=optimizer)
+    r = train_classifier(
+        model,
+        data["x_train"],
+        data["y_train"],
+        data["x_test"],
+        data["y_test"],
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        optimizer=optimizer,
+    )
     chance = 1.0 / data["n_classes"]
     te = r.final_test_acc if math.isfinite(r.final_test_acc) else chance
     tr = r.final_train_acc if math.isfinite(r.final_train_acc) else chance
     loss = r.train_loss[-1] if r.train_loss and math.isfinite(r.train_loss[-1]) else float("inf")
-    return {"test_acc": float(te), "train_acc": float(tr), "train_loss": float(loss) if math.isfinite(loss)
-            else None, "diverged": bool(r.diverged), "seconds": time.perf_counter() - t0}
+    return {
+        "test_acc": float(te),
+        "train_acc": float(tr),
+        "train_loss": float(loss) if math.isfinite(loss) else None,
+        "diverged": bool(r.diverged),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
-def init_normal(model: nn.Module, sigma_w2: float, sigma_b2: float = 0.0, generator: torch.Generator | None = None
-                ) -> nn.Module:
+def init_normal(
+    model: nn.Module, sigma_w2: float, sigma_b2: float = 0.0, generator: torch.Generator | None = None
+) -> nn.Module:
     """Re-draw every linear/conv layer as ``W ~ N(0, sigma_w2 / fan_in)``, ``b ~ N(0, sigma_b2)`` (mean-field init)."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
                 fan_in = m.weight[0].numel()
-                m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * math.sqrt(sigma_w2 / fan_in))
+                m.weight.copy_(
+                    torch.randn(m.weight.shape, generator=generator) * math.sqrt(sigma_w2 / fan_in)
+                )
                 if m.bias is not None:
                     m.bias.copy_(torch.randn(m.bias.shape, generator=generator) * math.sqrt(sigma_b2))
     return model
@@ -186,7 +234,7 @@ def geodesic_ratio(x: np.ndarray, k: int = 8) -> float:
     n = len(d)
     if n < k + 2:
         raise DeepGeometryError(f"geodesic_ratio: need more than k + 1 = {k + 1} points, got {n}")
-    nn_idx = np.argsort(d, axis=1)[:, 1:k + 1]
+    nn_idx = np.argsort(d, axis=1)[:, 1 : k + 1]
     rows = np.repeat(np.arange(n), k)
     cols = nn_idx.ravel()
     w = d[rows, cols]
@@ -202,18 +250,26 @@ def geodesic_ratio(x: np.ndarray, k: int = 8) -> float:
 
 
 def two_nn_dimension(x: np.ndarray, discard: float = 0.1) -> float:
-    """TwoNN intrinsic dimension (Facco et al. 2017): ``d = (N - discarded) / sum log(r2 / r1)`` (MLE with
-    the largest ``discard`` fraction of the ratios dropped), as used by Ansuini et al. 2019."""
+    """TwoNN intrinsic dimension (Facco et al. 2017), as used by Ansuini et al. 2019.
+
+    With ``mu_i = r2 / r1`` (second over first nearest-neighbour distance), ``-log(1 - F(mu)) = d log mu``;
+    ``d`` is the least-squares slope through the origin over the smallest ``1 - discard`` fraction of the
+    sorted ``mu`` (empirical ``F_i = i / N``).
+    """
     d = pairwise(x)
     np.fill_diagonal(d, np.inf)
     s = np.sort(d, axis=1)
     r1, r2 = s[:, 0], s[:, 1]
     ok = r1 > 0
     mu = np.sort(r2[ok] / r1[ok])
-    if mu.size < 3:
-        raise DeepGeometryError(f"two_nn_dimension: need >= 3 distinct points, got {mu.size}")
-    mu = mu[: max(3, int(round(mu.size * (1 - discard))))]
-    return float(mu.size / np.sum(np.log(mu)))
+    n = mu.size
+    if n < 3:
+        raise DeepGeometryError(f"two_nn_dimension: need >= 3 distinct points, got {n}")
+    f = np.arange(1, n + 1) / n
+    keep = max(2, int(np.floor(n * (1 - discard))))
+    keep = min(keep, n - 1)  # F = 1 at the last point
+    xs, ys = np.log(mu[:keep]), -np.log(1 - f[:keep])
+    return float(np.sum(xs * ys) / np.sum(xs * xs))
 
 
 def timer() -> float:

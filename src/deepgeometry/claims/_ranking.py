@@ -49,35 +49,60 @@ def one_variant(item: dict[str, Any]) -> dict[str, Any]:
     from ..nets.zoo import build
 
     torch.set_num_threads(1)
-    cfg, factory, key, variant, seed = item["config"], item["factory"], item["key"], item["variant"], item["seed"]
+    cfg, factory, key, variant, seed = (
+        item["config"],
+        item["factory"],
+        item["key"],
+        item["variant"],
+        item["seed"],
+    )
     data = C.subset("mnist1d", cfg["n_train"], cfg["n_test"])
     kw = {"in_shape": (1, 40), "width": cfg["width"], "depth": cfg["depth"], key: variant}
     model = build(factory, seed=seed, **kw)
     spec = jacobian_spectrum(model, data["x_test"])
-    r = C.fit(model, data, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, batch_size=cfg.get("batch_size", 64))
+    r = C.fit(
+        model, data, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, batch_size=cfg.get("batch_size", 64)
+    )
     return {"variant": variant, "seed": seed, "error": 1.0 - r["test_acc"], "diverged": r["diverged"], **spec}
 
 
-def run_ranking(config: dict[str, Any], ctx: Any, factory: str, key: str, table: dict[str, float],
-                title: str) -> dict[str, Any]:
+def run_ranking(
+    config: dict[str, Any], ctx: Any, factory: str, key: str, table: dict[str, float], title: str
+) -> dict[str, Any]:
     """Run all variants of ``table`` and summarise (see the module docstring)."""
     t0 = C.timer()
     seeds = list(config["seeds"])
     variants = list(config.get("variants", list(table)))
-    out = ctx.map(one_variant, [{"config": config, "factory": factory, "key": key, "variant": v, "seed": s}
-                                for v in variants for s in seeds])
+    out = ctx.map(
+        one_variant,
+        [
+            {"config": config, "factory": factory, "key": key, "variant": v, "seed": s}
+            for v in variants
+            for s in seeds
+        ],
+    )
 
     def sel(v: str, k: str) -> list[float]:
         return [r[k] for s in seeds for r in out if r["variant"] == v and r["seed"] == s]
 
     med = {v: C.summary(sel(v, "error"))["median"] for v in variants}
-    spec = {v: C.summary(sel(v, "isometry_gap"))["median"] for v in variants}  # larger gap -> worse, predicted
+    spec = {
+        v: C.summary(sel(v, "isometry_gap"))["median"] for v in variants
+    }  # larger gap -> worse, predicted
     paper = [table[v] for v in variants]
     tau = C.kendall_tau([med[v] for v in variants], paper)
     tau_spec_paper = C.kendall_tau([spec[v] for v in variants], paper)
     tau_spec_measured = C.kendall_tau([spec[v] for v in variants], [med[v] for v in variants])
-    rows = [[v, "fail" if math.isinf(table[v]) else f"{table[v]:.2f}", C.fmt_pm(sel(v, "error")),
-             C.fmt_pm(sel(v, "isometry_gap"), 1.0, 2), C.fmt_pm(sel(v, "median_log_sv"), 1.0, 2)] for v in variants]
+    rows = [
+        [
+            v,
+            "fail" if math.isinf(table[v]) else f"{table[v]:.2f}",
+            C.fmt_pm(sel(v, "error")),
+            C.fmt_pm(sel(v, "isometry_gap"), 1.0, 2),
+            C.fmt_pm(sel(v, "median_log_sv"), 1.0, 2),
+        ]
+        for v in variants
+    ]
     numbers = {
         "kendall_tau": tau,
         "spread": max(med.values()) - min(med.values()),
@@ -91,13 +116,27 @@ def run_ranking(config: dict[str, Any], ctx: Any, factory: str, key: str, table:
         "seconds": C.timer() - t0,
     }
     _figure(variants, sel, table, factory, ctx)
-    return {"numbers": numbers, "seeds": seeds, "runs": out,
-            "tables": [{"title": title, "columns": ["variant", "paper error (%)", "measured error (%)",
-                                                    "median |log sigma(J)| at init", "median log sigma(J) at init"],
-                        "rows": rows}],
-            "notes": f"mnist1d ({config['n_train']} train / {config['n_test']} test), MLP units of width "
-                     f"{config['width']}, {config['depth']} units, Adam lr {config['lr']}, {config['epochs']} epochs. "
-                     "Jacobian: block stack from stem output to last unit, eval mode, at initialisation."}
+    return {
+        "numbers": numbers,
+        "seeds": seeds,
+        "runs": out,
+        "tables": [
+            {
+                "title": title,
+                "columns": [
+                    "variant",
+                    "paper error (%)",
+                    "measured error (%)",
+                    "median |log sigma(J)| at init",
+                    "median log sigma(J) at init",
+                ],
+                "rows": rows,
+            }
+        ],
+        "notes": f"mnist1d ({config['n_train']} train / {config['n_test']} test), MLP units of width "
+        f"{config['width']}, {config['depth']} units, Adam lr {config['lr']}, {config['epochs']} epochs. "
+        "Jacobian: block stack from stem output to last unit, eval mode, at initialisation.",
+    }
 
 
 def _figure(variants: list[str], sel: Any, table: dict[str, float], name: str, ctx: Any) -> None:
@@ -133,8 +172,10 @@ def ranking_rule(result: dict[str, Any], expected: str, what: str) -> Verdict:
     ts = "nan" if tau is None or (isinstance(tau, float) and math.isnan(tau)) else f"{tau:+.2f}"
     tj = n.get("tau_jacobian_vs_paper")
     tjs = "nan" if tj is None or (isinstance(tj, float) and math.isnan(tj)) else f"{tj:+.2f}"
-    measured = (f"Kendall tau vs {what} {ts}; {100 * res:.0f}% of variant pairs differ by more than the seed "
-                f"noise {100 * nz:.1f} pts; best: {n['best_variant']}; Jacobian-spectrum tau vs {what} {tjs}")
+    measured = (
+        f"Kendall tau vs {what} {ts}; {100 * res:.0f}% of variant pairs differ by more than the seed "
+        f"noise {100 * nz:.1f} pts; best: {n['best_variant']}; Jacobian-spectrum tau vs {what} {tjs}"
+    )
     r = "< 50% of pairs resolved beyond noise: inconclusive; else tau >= 0.6: supported, tau < 0.6: not supported"
     if res < 0.5:
         v = f"inconclusive: {100 * (1 - res):.0f}% of the variant pairs differ by less than the seed noise"

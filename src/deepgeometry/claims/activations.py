@@ -32,29 +32,55 @@ from torch import nn
 from ..atlas.plate import Verdict
 from . import _common as C
 
-CLAIM = ("\"Obviously ReLU is a weaker nonlinear function than the sigmoid. This means for a given CNN structure, "
-         "using ReLU will have a lower representation capability than using the sigmoid ... So for a general deep "
-         "CNN, the sigmoid is too complex and ReLU is a proper activation function that can produce a Riemannian "
-         "manifold with a proper curvature.\" (Section III-A, 'Why does ReLU work better than the sigmoid in "
-         "deep CNNs?')")
-EXPECTED = ("deep sigmoid nets saturate and their gradients vanish toward the input, ReLU nets train "
-            "(Glorot & Bengio 2010, AISTATS; Glorot, Bordes & Bengio 2011); curvature of curves through random "
-            "nets grows with depth in the chaotic phase, set by sigma_w (Poole et al. 2016, NeurIPS)")
+CLAIM = (
+    '"Obviously ReLU is a weaker nonlinear function than the sigmoid. This means for a given CNN structure, '
+    "using ReLU will have a lower representation capability than using the sigmoid ... So for a general deep "
+    "CNN, the sigmoid is too complex and ReLU is a proper activation function that can produce a Riemannian "
+    "manifold with a proper curvature.\" (Section III-A, 'Why does ReLU work better than the sigmoid in "
+    "deep CNNs?')"
+)
+EXPECTED = (
+    "deep sigmoid nets saturate and their gradients vanish toward the input, ReLU nets train "
+    "(Glorot & Bengio 2010, AISTATS; Glorot, Bordes & Bengio 2011); curvature of curves through random "
+    "nets grows with depth in the chaotic phase, set by sigma_w (Poole et al. 2016, NeurIPS)"
+)
 
 ACTS = ("relu", "tanh", "sigmoid")
 SIGMA_W2 = {"relu": 2.0, "tanh": 1.0, "sigmoid": 1.0}
 
-QUICK = {"seeds": [0, 1, 2], "random_width": 128, "random_depth": 10, "n_curve": 400, "depths": [4, 16],
-         "width": 64, "n_train": 2000, "n_test": 1000, "epochs": 5, "lr": 1e-3}
-FULL = {"seeds": [0, 1, 2, 3, 4], "random_width": 512, "random_depth": 20, "n_curve": 1000,
-        "depths": [2, 4, 8, 16, 32], "width": 128, "n_train": 4000, "n_test": 1000, "epochs": 15, "lr": 1e-3}
+QUICK = {
+    "seeds": [0, 1, 2],
+    "random_width": 128,
+    "random_depth": 10,
+    "n_curve": 400,
+    "depths": [4, 16],
+    "width": 64,
+    "n_train": 2000,
+    "n_test": 1000,
+    "epochs": 5,
+    "lr": 1e-3,
+}
+FULL = {
+    "seeds": [0, 1, 2, 3, 4],
+    "random_width": 512,
+    "random_depth": 20,
+    "n_curve": 1000,
+    "depths": [2, 4, 8, 16, 32],
+    "width": 128,
+    "n_train": 4000,
+    "n_test": 1000,
+    "epochs": 15,
+    "lr": 1e-3,
+}
 
 
 def _mlp(act: str, width: int, depth: int, d_in: int, n_out: int, g: torch.Generator) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(depth):
-        layers += [nn.Linear(d_in if i == 0 else width, width), {"relu": nn.ReLU, "tanh": nn.Tanh,
-                                                                 "sigmoid": nn.Sigmoid}[act]()]
+        layers += [
+            nn.Linear(d_in if i == 0 else width, width),
+            {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[act](),
+        ]
     layers.append(nn.Linear(width, n_out))
     net = nn.Sequential(nn.Flatten(), *layers)
     C.init_normal(net, SIGMA_W2[act], 0.0, g)
@@ -115,17 +141,30 @@ def _one_train(item: dict[str, Any]) -> dict[str, Any]:
     x = data["x_train"].flatten(1)
     center, radius = x.mean(0), float(x.std(0).norm())
     prof = curve_profile(net, _circle(center, radius, cfg["n_curve"], g))
-    return {"act": act, "depth": depth, "seed": seed, "grad_norms": gn,
-            "log10_grad_ratio": math.log10(max(gn[0], 1e-300) / max(gn[-2], 1e-300)),
-            "trained_turning_last": prof["turning"][-1], **r}
+    return {
+        "act": act,
+        "depth": depth,
+        "seed": seed,
+        "grad_norms": gn,
+        "log10_grad_ratio": math.log10(max(gn[0], 1e-300) / max(gn[-2], 1e-300)),
+        "trained_turning_last": prof["turning"][-1],
+        **r,
+    }
 
 
 def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
     t0 = C.timer()
     seeds = list(config["seeds"])
     rnd = ctx.map(_one_random, [{"config": config, "act": a, "seed": s} for a in ACTS for s in seeds])
-    trn = ctx.map(_one_train, [{"config": config, "act": a, "depth": d, "seed": s}
-                               for a in ACTS for d in config["depths"] for s in seeds])
+    trn = ctx.map(
+        _one_train,
+        [
+            {"config": config, "act": a, "depth": d, "seed": s}
+            for a in ACTS
+            for d in config["depths"]
+            for s in seeds
+        ],
+    )
 
     def rsel(act: str, key: str, i: int = -1) -> list[float]:
         return [r[key][i] for s in seeds for r in rnd if r["act"] == act and r["seed"] == s]
@@ -134,18 +173,33 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
         return [r[key] for s in seeds for r in trn if r["act"] == act and r["depth"] == d and r["seed"] == s]
 
     dmax = max(config["depths"])
-    rows_r = [[a, C.fmt_pm(rsel(a, "length_ratio"), 1.0, 2), C.fmt_pm(rsel(a, "turning"), 1.0, 2),
-               f"{SIGMA_W2[a]:g}"] for a in ACTS]
+    rows_r = [
+        [
+            a,
+            C.fmt_pm(rsel(a, "length_ratio"), 1.0, 2),
+            C.fmt_pm(rsel(a, "turning"), 1.0, 2),
+            f"{SIGMA_W2[a]:g}",
+        ]
+        for a in ACTS
+    ]
     rows_t = []
     for a in ACTS:
         for d in config["depths"]:
-            rows_t.append([a, d, C.fmt_pm(tsel(a, d, "test_acc")), C.fmt_pm(tsel(a, d, "log10_grad_ratio"), 1.0, 2),
-                           C.fmt_pm(tsel(a, d, "trained_turning_last"), 1.0, 1)])
+            rows_t.append(
+                [
+                    a,
+                    d,
+                    C.fmt_pm(tsel(a, d, "test_acc")),
+                    C.fmt_pm(tsel(a, d, "log10_grad_ratio"), 1.0, 2),
+                    C.fmt_pm(tsel(a, d, "trained_turning_last"), 1.0, 1),
+                ]
+            )
     gap = C.paired(tsel("relu", dmax, "test_acc"), tsel("sigmoid", dmax, "test_acc"))
     numbers = {
         "relu_minus_sigmoid_acc": C.summary(gap)["median"],
-        "relu_minus_tanh_acc": C.summary(C.paired(tsel("relu", dmax, "test_acc"), tsel("tanh", dmax, "test_acc")))[
-            "median"],
+        "relu_minus_tanh_acc": C.summary(
+            C.paired(tsel("relu", dmax, "test_acc"), tsel("tanh", dmax, "test_acc"))
+        )["median"],
         "noise": C.noise(gap, tsel("relu", dmax, "test_acc"), tsel("sigmoid", dmax, "test_acc")),
         "max_depth": dmax,
         **{f"turning_random_{a}": C.summary(rsel(a, "turning"))["median"] for a in ACTS},
@@ -156,16 +210,27 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
         "seconds": C.timer() - t0,
     }
     figure(rnd, ctx)
-    return {"numbers": numbers, "seeds": seeds, "runs_random": rnd, "runs_trained": trn,
-            "tables": [{"title": f"Random nets (depth {config['random_depth']}, width {config['random_width']}): "
-                                 "input circle at the last layer, median [min, max] over seeds",
-                        "columns": ["activation", "length ratio", "turning angle (rad; input 2 pi)", "sigma_w^2"],
-                        "rows": rows_r},
-                       {"title": "Trained MLPs on mnist1d: test acc. (%), log10 |dL/dW_1| / |dL/dW_L| at init, "
-                                 "turning angle of a data circle at the last layer after training",
-                        "columns": ["activation", "depth", "test acc.", "log10 grad ratio", "turning (trained)"],
-                        "rows": rows_t}],
-            "notes": f"Adam lr {config['lr']}, {config['epochs']} epochs, {config['n_train']} training signals."}
+    return {
+        "numbers": numbers,
+        "seeds": seeds,
+        "runs_random": rnd,
+        "runs_trained": trn,
+        "tables": [
+            {
+                "title": f"Random nets (depth {config['random_depth']}, width {config['random_width']}): "
+                "input circle at the last layer, median [min, max] over seeds",
+                "columns": ["activation", "length ratio", "turning angle (rad; input 2 pi)", "sigma_w^2"],
+                "rows": rows_r,
+            },
+            {
+                "title": "Trained MLPs on mnist1d: test acc. (%), log10 |dL/dW_1| / |dL/dW_L| at init, "
+                "turning angle of a data circle at the last layer after training",
+                "columns": ["activation", "depth", "test acc.", "log10 grad ratio", "turning (trained)"],
+                "rows": rows_t,
+            },
+        ],
+        "notes": f"Adam lr {config['lr']}, {config['epochs']} epochs, {config['n_train']} training signals.",
+    }
 
 
 def figure(rnd: list[dict], ctx: Any) -> None:
@@ -186,8 +251,12 @@ def figure(rnd: list[dict], ctx: Any) -> None:
     axs[1].set_xlabel("layer")
     axs[1].set_ylabel("turning angle (rad)")
     axs[1].legend(fontsize=7)
-    ctx.save_figure(fig, "activations-curves", caption="A circle through random nets: length and integrated "
-                    "curvature per layer (median over seeds).")
+    ctx.save_figure(
+        fig,
+        "activations-curves",
+        caption="A circle through random nets: length and integrated "
+        "curvature per layer (median over seeds).",
+    )
 
 
 def rule(result: dict[str, Any]) -> Verdict:
@@ -195,10 +264,12 @@ def rule(result: dict[str, Any]) -> Verdict:
     n = result["numbers"]
     gap, nz = n["relu_minus_sigmoid_acc"], n["noise"]
     weaker = n["turning_random_relu"] < n["turning_random_sigmoid"]
-    measured = (f"depth {n['max_depth']}: ReLU - sigmoid {100 * gap:+.1f} pts (noise {100 * nz:.1f}); turning angle "
-                f"in random nets ReLU {n['turning_random_relu']:.1f} vs sigmoid {n['turning_random_sigmoid']:.1f} "
-                f"rad; log10 grad ratio sigmoid {n['log10_grad_ratio_sigmoid']:.1f}, ReLU "
-                f"{n['log10_grad_ratio_relu']:.1f}")
+    measured = (
+        f"depth {n['max_depth']}: ReLU - sigmoid {100 * gap:+.1f} pts (noise {100 * nz:.1f}); turning angle "
+        f"in random nets ReLU {n['turning_random_relu']:.1f} vs sigmoid {n['turning_random_sigmoid']:.1f} "
+        f"rad; log10 grad ratio sigmoid {n['log10_grad_ratio_sigmoid']:.1f}, ReLU "
+        f"{n['log10_grad_ratio_relu']:.1f}"
+    )
     r = "ReLU - sigmoid acc > noise and ReLU bends less: supported; < -noise: not supported"
     if gap < -nz:
         v = "not supported"

@@ -31,22 +31,53 @@ import torch
 from ..atlas.plate import Verdict
 from . import _common as C
 
-CLAIM = ("\"On the other side, it's not difficult to guess that a too deep CNN may also fail to converge if the "
-         "curve U_CNN(t) is too long due to both the depth L and an improper design of CONV-ReLU-Pooling "
-         "operations.\" (Section III-A, 'Why deep CNN?'); ResNets' near-identity segments \"help to improve the "
-         "convergence of the optimization procedure\" (Section III-B)")
-EXPECTED = ("plain nets degrade with depth even with BN while ResNets keep improving (He et al. 2016a, CVPR, "
-            "Fig. 1/Table 2: plain-34 worse than plain-18); random tanh nets are trainable iff depth <~ 6 xi_c "
-            "(Schoenholz et al. 2017, ICLR, 'Deep information propagation')")
+CLAIM = (
+    "\"On the other side, it's not difficult to guess that a too deep CNN may also fail to converge if the "
+    "curve U_CNN(t) is too long due to both the depth L and an improper design of CONV-ReLU-Pooling "
+    "operations.\" (Section III-A, 'Why deep CNN?'); ResNets' near-identity segments \"help to improve the "
+    'convergence of the optimization procedure" (Section III-B)'
+)
+EXPECTED = (
+    "plain nets degrade with depth even with BN while ResNets keep improving (He et al. 2016a, CVPR, "
+    "Fig. 1/Table 2: plain-34 worse than plain-18); random tanh nets are trainable iff depth <~ 6 xi_c "
+    "(Schoenholz et al. 2017, ICLR, 'Deep information propagation')"
+)
 
-QUICK = {"seeds": [0, 1, 2], "depths": [2, 8, 24], "width": 48, "n_train": 2000, "n_test": 1000, "epochs": 5,
-         "lr": 2e-3, "cnn": False,
-         "mf_sigma_w2": [1.0, 1.76, 3.0], "mf_depths": [10, 60], "mf_width": 64, "mf_epochs": 2, "mf_lr": 1e-2,
-         "mf_n_train": 2000}
-FULL = {"seeds": [0, 1, 2, 3, 4], "depths": [2, 4, 8, 16, 32], "width": 64, "n_train": 4000, "n_test": 1000,
-        "epochs": 15, "lr": 2e-3, "cnn": True, "cnn_depths": [2, 8, 16], "cnn_width": 16, "cnn_epochs": 4,
-        "mf_sigma_w2": [1.0, 1.25, 1.5, 1.76, 2.0, 2.5, 3.0], "mf_depths": [10, 20, 40, 80, 160],
-        "mf_width": 128, "mf_epochs": 5, "mf_lr": 1e-2, "mf_n_train": 4000}
+QUICK = {
+    "seeds": [0, 1, 2],
+    "depths": [2, 8, 24],
+    "width": 48,
+    "n_train": 2000,
+    "n_test": 1000,
+    "epochs": 5,
+    "lr": 2e-3,
+    "cnn": False,
+    "mf_sigma_w2": [1.0, 1.76, 3.0],
+    "mf_depths": [10, 60],
+    "mf_width": 64,
+    "mf_epochs": 2,
+    "mf_lr": 1e-2,
+    "mf_n_train": 2000,
+}
+FULL = {
+    "seeds": [0, 1, 2, 3, 4],
+    "depths": [2, 4, 8, 16, 32],
+    "width": 64,
+    "n_train": 4000,
+    "n_test": 1000,
+    "epochs": 15,
+    "lr": 2e-3,
+    "cnn": True,
+    "cnn_depths": [2, 8, 16],
+    "cnn_width": 16,
+    "cnn_epochs": 4,
+    "mf_sigma_w2": [1.0, 1.25, 1.5, 1.76, 2.0, 2.5, 3.0],
+    "mf_depths": [10, 20, 40, 80, 160],
+    "mf_width": 128,
+    "mf_epochs": 5,
+    "mf_lr": 1e-2,
+    "mf_n_train": 4000,
+}
 SIGMA_B2 = 0.05
 
 
@@ -104,18 +135,35 @@ def meanfield_agreement(acc: dict[tuple[float, int], float], chance: float, xi: 
 def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
     t0 = C.timer()
     seeds = list(config["seeds"])
-    items = [{"config": config, "kind": k, "depth": d, "seed": s, "data": "mnist1d"}
-             for k in ("plain", "residual") for d in config["depths"] for s in seeds]
+    items = [
+        {"config": config, "kind": k, "depth": d, "seed": s, "data": "mnist1d"}
+        for k in ("plain", "residual")
+        for d in config["depths"]
+        for s in seeds
+    ]
     if config.get("cnn"):
-        items += [{"config": config, "kind": k, "depth": d, "seed": s, "data": "mnist5k"}
-                  for k in ("plain", "residual") for d in config["cnn_depths"] for s in seeds]
-    items_mf = [{"config": config, "sigma_w2": w, "depth": d, "seed": s}
-                for w in config["mf_sigma_w2"] for d in config["mf_depths"] for s in seeds]
+        items += [
+            {"config": config, "kind": k, "depth": d, "seed": s, "data": "mnist5k"}
+            for k in ("plain", "residual")
+            for d in config["cnn_depths"]
+            for s in seeds
+        ]
+    items_mf = [
+        {"config": config, "sigma_w2": w, "depth": d, "seed": s}
+        for w in config["mf_sigma_w2"]
+        for d in config["mf_depths"]
+        for s in seeds
+    ]
     out = ctx.map(_one_depth, items)
     out_mf = ctx.map(_one_mf, items_mf)
 
     def accs(ds: str, kind: str, d: int, key: str = "test_acc") -> list[float]:
-        return [r[key] for s in seeds for r in out if (r["data"], r["kind"], r["depth"], r["seed"]) == (ds, kind, d, s)]
+        return [
+            r[key]
+            for s in seeds
+            for r in out
+            if (r["data"], r["kind"], r["depth"], r["seed"]) == (ds, kind, d, s)
+        ]
 
     tables, per = [], {}
     for ds, depths in (("mnist1d", config["depths"]), ("mnist5k", config.get("cnn_depths", []))):
@@ -123,44 +171,85 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
             continue
         rows = []
         for d in depths:
-            rows.append([d, C.fmt_pm(accs(ds, "plain", d)), C.fmt_pm(accs(ds, "residual", d)),
-                         C.fmt_pm(accs(ds, "plain", d, "train_acc")), C.fmt_pm(accs(ds, "residual", d, "train_acc"))])
-        tables.append({"title": f"{ds}: test / train accuracy (%) vs depth (blocks of two layers), median "
-                                f"[min, max] over seeds",
-                       "columns": ["blocks", "plain test", "residual test", "plain train", "residual train"],
-                       "rows": rows})
+            rows.append(
+                [
+                    d,
+                    C.fmt_pm(accs(ds, "plain", d)),
+                    C.fmt_pm(accs(ds, "residual", d)),
+                    C.fmt_pm(accs(ds, "plain", d, "train_acc")),
+                    C.fmt_pm(accs(ds, "residual", d, "train_acc")),
+                ]
+            )
+        tables.append(
+            {
+                "title": f"{ds}: test / train accuracy (%) vs depth (blocks of two layers), median "
+                f"[min, max] over seeds",
+                "columns": ["blocks", "plain test", "residual test", "plain train", "residual train"],
+                "rows": rows,
+            }
+        )
         dmax = max(depths)
         best_p = max(depths, key=lambda d: C.summary(accs(ds, "plain", d))["median"])
         best_r = max(depths, key=lambda d: C.summary(accs(ds, "residual", d))["median"])
         per[ds] = {
-            "plain_drop": C.summary(accs(ds, "plain", best_p))["median"] - C.summary(accs(ds, "plain", dmax))["median"],
-            "residual_drop": (C.summary(accs(ds, "residual", best_r))["median"]
-                              - C.summary(accs(ds, "residual", dmax))["median"]),
-            "residual_minus_plain_at_max": C.summary(C.paired(accs(ds, "residual", dmax),
-                                                              accs(ds, "plain", dmax)))["median"],
-            "noise": C.noise(accs(ds, "plain", best_p), accs(ds, "plain", dmax), accs(ds, "residual", best_r),
-                             accs(ds, "residual", dmax)),
+            "plain_drop": C.summary(accs(ds, "plain", best_p))["median"]
+            - C.summary(accs(ds, "plain", dmax))["median"],
+            "residual_drop": (
+                C.summary(accs(ds, "residual", best_r))["median"]
+                - C.summary(accs(ds, "residual", dmax))["median"]
+            ),
+            "residual_minus_plain_at_max": C.summary(
+                C.paired(accs(ds, "residual", dmax), accs(ds, "plain", dmax))
+            )["median"],
+            "noise": C.noise(
+                accs(ds, "plain", best_p),
+                accs(ds, "plain", dmax),
+                accs(ds, "residual", best_r),
+                accs(ds, "residual", dmax),
+            ),
             "max_depth": dmax,
         }
     xi = {w: xi_c(w) for w in config["mf_sigma_w2"]}
-    cell = {(w, d): C.summary([r["train_acc"] for r in out_mf if r["sigma_w2"] == w and r["depth"] == d])["median"]
-            for w in config["mf_sigma_w2"] for d in config["mf_depths"]}
+    cell = {
+        (w, d): C.summary([r["train_acc"] for r in out_mf if r["sigma_w2"] == w and r["depth"] == d])[
+            "median"
+        ]
+        for w in config["mf_sigma_w2"]
+        for d in config["mf_depths"]
+    }
     mf = meanfield_agreement(cell, 0.1, xi)
-    mf_rows = [[w, f"{xi[w]:.1f}", f"{6 * xi[w]:.0f}"] + [f"{100 * cell[(w, d)]:.1f}" for d in config["mf_depths"]]
-               for w in config["mf_sigma_w2"]]
-    tables.append({"title": f"tanh nets, sigma_b^2 = {SIGMA_B2}: median train accuracy (%) after "
-                            f"{config['mf_epochs']} SGD epochs; trainable if >= {100 * mf['threshold']:.1f}",
-                   "columns": ["sigma_w^2", "xi_c", "6 xi_c"] + [f"L={d}" for d in config["mf_depths"]],
-                   "rows": mf_rows})
+    mf_rows = [
+        [w, f"{xi[w]:.1f}", f"{6 * xi[w]:.0f}"] + [f"{100 * cell[(w, d)]:.1f}" for d in config["mf_depths"]]
+        for w in config["mf_sigma_w2"]
+    ]
+    tables.append(
+        {
+            "title": f"tanh nets, sigma_b^2 = {SIGMA_B2}: median train accuracy (%) after "
+            f"{config['mf_epochs']} SGD epochs; trainable if >= {100 * mf['threshold']:.1f}",
+            "columns": ["sigma_w^2", "xi_c", "6 xi_c"] + [f"L={d}" for d in config["mf_depths"]],
+            "rows": mf_rows,
+        }
+    )
     p = per["mnist1d"]
-    numbers = {**{k: v for k, v in p.items()}, "meanfield_agreement": mf["agreement"],
-               "meanfield_cells": mf["n_cells"], "n_seeds": len(seeds), "seconds": C.timer() - t0}
+    numbers = {
+        **{k: v for k, v in p.items()},
+        "meanfield_agreement": mf["agreement"],
+        "meanfield_cells": mf["n_cells"],
+        "n_seeds": len(seeds),
+        "seconds": C.timer() - t0,
+    }
     if "mnist5k" in per:
         numbers.update({f"cnn_{k}": v for k, v in per["mnist5k"].items()})
     figure(config, out, seeds, ctx)
-    return {"numbers": numbers, "seeds": seeds, "tables": tables, "runs": out, "runs_meanfield": out_mf,
-            "notes": f"mnist1d ({config['n_train']} train), width {config['width']}, Adam lr {config['lr']}, "
-                     f"{config['epochs']} epochs; residual units are full pre-activation (He et al. 2016b)."}
+    return {
+        "numbers": numbers,
+        "seeds": seeds,
+        "tables": tables,
+        "runs": out,
+        "runs_meanfield": out_mf,
+        "notes": f"mnist1d ({config['n_train']} train), width {config['width']}, Adam lr {config['lr']}, "
+        f"{config['epochs']} epochs; residual units are full pre-activation (He et al. 2016b).",
+    }
 
 
 def figure(config: dict[str, Any], out: list[dict], seeds: list[int], ctx: Any) -> None:
@@ -171,26 +260,42 @@ def figure(config: dict[str, Any], out: list[dict], seeds: list[int], ctx: Any) 
 
     fig, ax = plt.subplots(figsize=(4.5, 3))
     for kind in ("plain", "residual"):
-        med = [100 * np.median([r["test_acc"] for r in out if r["data"] == "mnist1d" and r["kind"] == kind
-                                and r["depth"] == d]) for d in config["depths"]]
+        med = [
+            100
+            * np.median(
+                [
+                    r["test_acc"]
+                    for r in out
+                    if r["data"] == "mnist1d" and r["kind"] == kind and r["depth"] == d
+                ]
+            )
+            for d in config["depths"]
+        ]
         ax.plot(config["depths"], med, "o-", label=kind)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("blocks (2 layers each)")
     ax.set_ylabel("test accuracy (%)")
     ax.legend()
-    ctx.save_figure(fig, "depth-plain-vs-residual", caption="mnist1d: plain vs residual MLP (BN) vs depth, "
-                    "median over seeds.")
+    ctx.save_figure(
+        fig,
+        "depth-plain-vs-residual",
+        caption="mnist1d: plain vs residual MLP (BN) vs depth, median over seeds.",
+    )
 
 
 def rule(result: dict[str, Any]) -> Verdict:
     """Pure decision rule of claim 3 (see the module docstring)."""
     n = result["numbers"]
     dp, dr, gap, nz = n["plain_drop"], n["residual_drop"], n["residual_minus_plain_at_max"], n["noise"]
-    measured = (f"at {n['max_depth']} blocks: plain drop {100 * dp:.1f} pts, residual drop {100 * dr:.1f} pts, "
-                f"residual - plain {100 * gap:+.1f} pts (noise {100 * nz:.1f}); mean-field 6*xi_c agreement "
-                f"{n['meanfield_agreement']:.2f} over {n['meanfield_cells']} cells")
-    r = ("fail := drop > 5 pts + noise; plain fails, residual does not and wins at max depth by > noise: "
-         "supported; plain drop <= noise or residual fails: not supported")
+    measured = (
+        f"at {n['max_depth']} blocks: plain drop {100 * dp:.1f} pts, residual drop {100 * dr:.1f} pts, "
+        f"residual - plain {100 * gap:+.1f} pts (noise {100 * nz:.1f}); mean-field 6*xi_c agreement "
+        f"{n['meanfield_agreement']:.2f} over {n['meanfield_cells']} cells"
+    )
+    r = (
+        "fail := drop > 5 pts + noise; plain fails, residual does not and wins at max depth by > noise: "
+        "supported; plain drop <= noise or residual fails: not supported"
+    )
     plain_fail, res_fail = dp > 0.05 + nz, dr > 0.05 + nz
     if plain_fail and not res_fail and gap > nz:
         v = "supported"

@@ -24,22 +24,43 @@ from torch import nn
 from ..atlas.plate import Verdict
 from . import _common as C
 
-CLAIM = ("\"Also we know with the increase of the kernel number and depth, the FC part can be omitted. In another "
-         "word, the convolutional network before the FC network in fact has already achieved an over "
-         "classification of the objects, the FC network only achieve a clustering of the information.\" "
-         "(Section III-A, 'Fully connected network')")
-EXPECTED = ("global average pooling + linear matches an FC head once the conv stack is wide and deep enough "
-            "(Lin, Chen & Yan 2014, ICLR, 'Network in network'; Springenberg et al. 2015, ICLR workshop, "
-            "all-convolutional net)")
+CLAIM = (
+    '"Also we know with the increase of the kernel number and depth, the FC part can be omitted. In another '
+    "word, the convolutional network before the FC network in fact has already achieved an over "
+    'classification of the objects, the FC network only achieve a clustering of the information." '
+    "(Section III-A, 'Fully connected network')"
+)
+EXPECTED = (
+    "global average pooling + linear matches an FC head once the conv stack is wide and deep enough "
+    "(Lin, Chen & Yan 2014, ICLR, 'Network in network'; Springenberg et al. 2015, ICLR workshop, "
+    "all-convolutional net)"
+)
 
-QUICK = {"seeds": [0, 1, 2], "grid": [[4, 1], [8, 2], [16, 3]], "pool": 2, "n_train": 1500, "n_test": 1000,
-         "epochs": 4, "lr": 3e-3, "hidden": 64}
-FULL = {"seeds": [0, 1, 2, 3, 4], "grid": [[4, 1], [8, 2], [16, 3], [32, 3], [64, 4]], "pool": 1, "n_train": 4000,
-        "n_test": 1000, "epochs": 10, "lr": 2e-3, "hidden": 128}
+QUICK = {
+    "seeds": [0, 1, 2],
+    "grid": [[4, 1], [8, 2], [16, 3]],
+    "pool": 2,
+    "n_train": 1500,
+    "n_test": 1000,
+    "epochs": 4,
+    "lr": 3e-3,
+    "hidden": 64,
+}
+FULL = {
+    "seeds": [0, 1, 2, 3, 4],
+    "grid": [[4, 1], [8, 2], [16, 3], [32, 3], [64, 4]],
+    "pool": 1,
+    "n_train": 4000,
+    "n_test": 1000,
+    "epochs": 10,
+    "lr": 2e-3,
+    "hidden": 128,
+}
 
 
-def conv_net(in_shape: tuple[int, ...], channels: int, depth: int, head: str, hidden: int = 64,
-             n_classes: int = 10) -> nn.Sequential:
+def conv_net(
+    in_shape: tuple[int, ...], channels: int, depth: int, head: str, hidden: int = 64, n_classes: int = 10
+) -> nn.Sequential:
     """``depth`` CONV-ReLU-Pooling stages (zoo ``ConvStage``) and an ``"fc"`` or ``"gap"`` head."""
     from ..nets.zoo import ConvStage
 
@@ -76,12 +97,23 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
     t0 = C.timer()
     seeds = list(config["seeds"])
     grid = [tuple(g) for g in config["grid"]]
-    out = ctx.map(_one, [{"config": config, "channels": c, "depth": d, "head": h, "seed": s}
-                         for c, d in grid for h in ("fc", "gap") for s in seeds])
+    out = ctx.map(
+        _one,
+        [
+            {"config": config, "channels": c, "depth": d, "head": h, "seed": s}
+            for c, d in grid
+            for h in ("fc", "gap")
+            for s in seeds
+        ],
+    )
 
     def sel(c: int, d: int, h: str) -> list[float]:
-        return [r["test_acc"] for s in seeds for r in out
-                if (r["channels"], r["depth"], r["head"], r["seed"]) == (c, d, h, s)]
+        return [
+            r["test_acc"]
+            for s in seeds
+            for r in out
+            if (r["channels"], r["depth"], r["head"], r["seed"]) == (c, d, h, s)
+        ]
 
     rows, gaps = [], {}
     for c, d in grid:
@@ -102,12 +134,21 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
     }
     figure(grid, gaps, ctx)
     res = 28 // config["pool"]
-    return {"numbers": numbers, "seeds": seeds, "runs": out,
-            "tables": [{"title": "mnist5k test accuracy (%) with an FC head vs global average pooling + linear, "
-                                 "median [min, max] over seeds",
-                        "columns": ["kernels", "stages", "FC head", "GAP head", "FC - GAP (paired)"], "rows": rows}],
-            "notes": f"mnist5k at {res}x{res}, {config['n_train']} training images, Adam lr {config['lr']}, "
-                     f"{config['epochs']} epochs; FC head hidden width {config['hidden']}."}
+    return {
+        "numbers": numbers,
+        "seeds": seeds,
+        "runs": out,
+        "tables": [
+            {
+                "title": "mnist5k test accuracy (%) with an FC head vs global average pooling + linear, "
+                "median [min, max] over seeds",
+                "columns": ["kernels", "stages", "FC head", "GAP head", "FC - GAP (paired)"],
+                "rows": rows,
+            }
+        ],
+        "notes": f"mnist5k at {res}x{res}, {config['n_train']} training images, Adam lr {config['lr']}, "
+        f"{config['epochs']} epochs; FC head hidden width {config['hidden']}.",
+    }
 
 
 def figure(grid: list[tuple[int, int]], gaps: dict, ctx: Any) -> None:
@@ -126,15 +167,19 @@ def figure(grid: list[tuple[int, int]], gaps: dict, ctx: Any) -> None:
     ax.set_xticks(range(len(grid)), [f"{c}x{d}" for c, d in grid])
     ax.set_xlabel("kernels x stages")
     ax.set_ylabel("FC - GAP test acc. (pts)")
-    ctx.save_figure(fig, "fc-head-gap", caption="What the FC head adds over GAP + linear as the conv stack grows.")
+    ctx.save_figure(
+        fig, "fc-head-gap", caption="What the FC head adds over GAP + linear as the conv stack grows."
+    )
 
 
 def rule(result: dict[str, Any]) -> Verdict:
     """Pure decision rule of claim 10 (see the module docstring)."""
     n = result["numbers"]
     g0, g1, nz = n["gap_smallest"], n["gap_largest"], n["noise"]
-    measured = (f"FC - GAP {100 * g0:+.1f} pts at {n['smallest']} -> {100 * g1:+.1f} pts at {n['largest']} "
-                f"(noise {100 * nz:.1f})")
+    measured = (
+        f"FC - GAP {100 * g0:+.1f} pts at {n['smallest']} -> {100 * g1:+.1f} pts at {n['largest']} "
+        f"(noise {100 * nz:.1f})"
+    )
     r = "FC - GAP at the largest config <= noise: supported; shrinking by > noise but above: inconclusive"
     if g1 <= nz:
         v = "supported"

@@ -20,18 +20,40 @@ import torch
 from ..atlas.plate import Verdict
 from . import _common as C
 
-CLAIM = ("\"Another related observation is that the highway network usually performs worse than the ResNet since "
-         "it introduces unnecessary complexity to the system by adding extra nonlinear transformations to the "
-         "system so the structure of the highway network does not match the natural structure given by the "
-         "first-order approximation.\" (Section III-B)")
-EXPECTED = ("identity shortcuts beat gated ones (He et al. 2016b, ECCV, Table 1: exclusive gating 8.70% vs "
-            "original 6.61%); highway and residual nets reach similar accuracy at matched size in other studies "
-            "(Srivastava et al. 2015, NeurIPS; Greff et al. 2017, ICLR) -- a small or no gap")
+CLAIM = (
+    '"Another related observation is that the highway network usually performs worse than the ResNet since '
+    "it introduces unnecessary complexity to the system by adding extra nonlinear transformations to the "
+    "system so the structure of the highway network does not match the natural structure given by the "
+    'first-order approximation." (Section III-B)'
+)
+EXPECTED = (
+    "identity shortcuts beat gated ones (He et al. 2016b, ECCV, Table 1: exclusive gating 8.70% vs "
+    "original 6.61%); highway and residual nets reach similar accuracy at matched size in other studies "
+    "(Srivastava et al. 2015, NeurIPS; Greff et al. 2017, ICLR) -- a small or no gap"
+)
 
-QUICK = {"seeds": [0, 1, 2], "depths": [4, 16], "width": 48, "n_train": 2000, "n_test": 1000, "epochs": 6,
-         "lr": 2e-3, "gate_bias": -2.0, "batch_size": 128}
-FULL = {"seeds": [0, 1, 2, 3, 4], "depths": [4, 16, 32, 64], "width": 64, "n_train": 4000, "n_test": 1000,
-        "epochs": 20, "lr": 1e-3, "gate_bias": -2.0, "batch_size": 64}
+QUICK = {
+    "seeds": [0, 1, 2],
+    "depths": [4, 16],
+    "width": 48,
+    "n_train": 2000,
+    "n_test": 1000,
+    "epochs": 6,
+    "lr": 2e-3,
+    "gate_bias": -2.0,
+    "batch_size": 128,
+}
+FULL = {
+    "seeds": [0, 1, 2, 3, 4],
+    "depths": [4, 16, 32, 64],
+    "width": 64,
+    "n_train": 4000,
+    "n_test": 1000,
+    "epochs": 20,
+    "lr": 1e-3,
+    "gate_bias": -2.0,
+    "batch_size": 64,
+}
 
 
 def _one(item: dict[str, Any]) -> dict[str, Any]:
@@ -46,24 +68,41 @@ def _one(item: dict[str, Any]) -> dict[str, Any]:
     else:
         model = build("residual_mlp", seed=seed, block="pre", norm=False, **kw)
     n_params = sum(p.numel() for p in model.parameters())
-    r = C.fit(model, data, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, batch_size=cfg.get("batch_size", 64))
+    r = C.fit(
+        model, data, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, batch_size=cfg.get("batch_size", 64)
+    )
     return {"kind": kind, "depth": depth, "seed": seed, "params": n_params, **r}
 
 
 def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
     t0 = C.timer()
     seeds = list(config["seeds"])
-    out = ctx.map(_one, [{"config": config, "kind": k, "depth": d, "seed": s}
-                         for k in ("residual", "highway") for d in config["depths"] for s in seeds])
+    out = ctx.map(
+        _one,
+        [
+            {"config": config, "kind": k, "depth": d, "seed": s}
+            for k in ("residual", "highway")
+            for d in config["depths"]
+            for s in seeds
+        ],
+    )
 
     def sel(kind: str, d: int, key: str = "test_acc") -> list[float]:
-        return [r[key] for s in seeds for r in out if r["kind"] == kind and r["depth"] == d and r["seed"] == s]
+        return [
+            r[key] for s in seeds for r in out if r["kind"] == kind and r["depth"] == d and r["seed"] == s
+        ]
 
     rows = []
     for d in config["depths"]:
-        rows.append([d, C.fmt_pm(sel("residual", d)), C.fmt_pm(sel("highway", d)),
-                     C.fmt_pm(C.paired(sel("residual", d), sel("highway", d))),
-                     f"{sel('residual', d, 'params')[0]} / {sel('highway', d, 'params')[0]}"])
+        rows.append(
+            [
+                d,
+                C.fmt_pm(sel("residual", d)),
+                C.fmt_pm(sel("highway", d)),
+                C.fmt_pm(C.paired(sel("residual", d), sel("highway", d))),
+                f"{sel('residual', d, 'params')[0]} / {sel('highway', d, 'params')[0]}",
+            ]
+        )
     dmax = max(config["depths"])
     gap = C.paired(sel("residual", dmax), sel("highway", dmax))
     numbers = {
@@ -78,12 +117,26 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
         "seconds": C.timer() - t0,
     }
     figure(config, out, ctx)
-    return {"numbers": numbers, "seeds": seeds, "runs": out,
-            "tables": [{"title": "mnist1d test accuracy (%), median [min, max] over seeds",
-                        "columns": ["units", "residual", "highway", "residual - highway (paired)",
-                                    "parameters res. / hw."], "rows": rows}],
-            "notes": f"width {config['width']}, no normalisation, Adam lr {config['lr']}, {config['epochs']} epochs, "
-                     f"highway gate bias {config['gate_bias']}."}
+    return {
+        "numbers": numbers,
+        "seeds": seeds,
+        "runs": out,
+        "tables": [
+            {
+                "title": "mnist1d test accuracy (%), median [min, max] over seeds",
+                "columns": [
+                    "units",
+                    "residual",
+                    "highway",
+                    "residual - highway (paired)",
+                    "parameters res. / hw.",
+                ],
+                "rows": rows,
+            }
+        ],
+        "notes": f"width {config['width']}, no normalisation, Adam lr {config['lr']}, {config['epochs']} epochs, "
+        f"highway gate bias {config['gate_bias']}.",
+    }
 
 
 def figure(config: dict[str, Any], out: list[dict], ctx: Any) -> None:
@@ -94,8 +147,10 @@ def figure(config: dict[str, Any], out: list[dict], ctx: Any) -> None:
 
     fig, ax = plt.subplots(figsize=(4.5, 3))
     for kind in ("residual", "highway"):
-        med = [100 * np.median([r["test_acc"] for r in out if r["kind"] == kind and r["depth"] == d])
-               for d in config["depths"]]
+        med = [
+            100 * np.median([r["test_acc"] for r in out if r["kind"] == kind and r["depth"] == d])
+            for d in config["depths"]
+        ]
         ax.plot(config["depths"], med, "o-", label=kind)
     ax.set_xlabel("units (2 weight layers each)")
     ax.set_ylabel("test accuracy (%)")
@@ -107,8 +162,10 @@ def rule(result: dict[str, Any]) -> Verdict:
     """Pure decision rule of claim 8 (see the module docstring)."""
     n = result["numbers"]
     gap, nz = n["residual_minus_highway"], n["noise"]
-    measured = (f"{n['max_depth']} units: residual {100 * n['acc_residual']:.1f}% vs highway "
-                f"{100 * n['acc_highway']:.1f}%, paired gap {100 * gap:+.1f} pts (noise {100 * nz:.1f})")
+    measured = (
+        f"{n['max_depth']} units: residual {100 * n['acc_residual']:.1f}% vs highway "
+        f"{100 * n['acc_highway']:.1f}%, paired gap {100 * gap:+.1f} pts (noise {100 * nz:.1f})"
+    )
     r = "paired residual - highway accuracy at max depth: > noise supported, < -noise not supported"
     if gap > nz:
         v = "supported"

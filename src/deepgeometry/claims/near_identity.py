@@ -29,26 +29,49 @@ from ..atlas.plate import Verdict
 from ..core.curve import gini
 from . import _common as C
 
-CLAIM = ("\"It's easy to tell that when L is big enough, U_ResNet(l delta) is near the identity operation I so that "
-         "the first-order approximation of U_ResNet(l delta) gives U_ResNet(l delta) ~ I + H_ResNet(l delta) ... "
-         "The ResNet achieves a roughly uniform distribution of the complexity of the problem along the curve "
-         "U_ResNet(t).\" (Section III-B)")
-EXPECTED = ("||F(x)||/||x|| small in trained ResNets and F aligned against dL/dx (Jastrzebski et al. 2018, ICLR, "
-            "'Residual connections encourage iterative inference'); removing one residual block costs little, "
-            "removing a plain layer is fatal (Veit et al. 2016, NeurIPS, 'Residual networks behave like ensembles "
-            "of relatively shallow networks')")
+CLAIM = (
+    "\"It's easy to tell that when L is big enough, U_ResNet(l delta) is near the identity operation I so that "
+    "the first-order approximation of U_ResNet(l delta) gives U_ResNet(l delta) ~ I + H_ResNet(l delta) ... "
+    "The ResNet achieves a roughly uniform distribution of the complexity of the problem along the curve "
+    'U_ResNet(t)." (Section III-B)'
+)
+EXPECTED = (
+    "||F(x)||/||x|| small in trained ResNets and F aligned against dL/dx (Jastrzebski et al. 2018, ICLR, "
+    "'Residual connections encourage iterative inference'); removing one residual block costs little, "
+    "removing a plain layer is fatal (Veit et al. 2016, NeurIPS, 'Residual networks behave like ensembles "
+    "of relatively shallow networks')"
+)
 
-QUICK = {"seeds": [0, 1, 2], "depth": 8, "width": 64, "n_train": 2000, "n_test": 1000, "epochs": 8, "lr": 2e-3}
-FULL = {"seeds": [0, 1, 2, 3, 4], "depth": 16, "width": 128, "n_train": 4000, "n_test": 1000, "epochs": 20,
-        "lr": 2e-3}
+QUICK = {
+    "seeds": [0, 1, 2],
+    "depth": 8,
+    "width": 64,
+    "n_train": 2000,
+    "n_test": 1000,
+    "epochs": 8,
+    "lr": 2e-3,
+}
+FULL = {
+    "seeds": [0, 1, 2, 3, 4],
+    "depth": 16,
+    "width": 128,
+    "n_train": 4000,
+    "n_test": 1000,
+    "epochs": 20,
+    "lr": 2e-3,
+}
 
 
-def block_io(model: nn.Sequential, x: torch.Tensor, blocks: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def block_io(
+    model: nn.Sequential, x: torch.Tensor, blocks: list[str]
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Inputs and outputs of the named top-level blocks on ``x`` (eval mode, no grad)."""
     store: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     mods = dict(model.named_children())
-    hs = [mods[b].register_forward_hook(lambda m, i, o, b=b: store.__setitem__(b, (i[0].detach(), o.detach())))
-          for b in blocks]
+    hs = [
+        mods[b].register_forward_hook(lambda m, i, o, b=b: store.__setitem__(b, (i[0].detach(), o.detach())))
+        for b in blocks
+    ]
     try:
         with torch.no_grad():
             model(x)
@@ -58,7 +81,9 @@ def block_io(model: nn.Sequential, x: torch.Tensor, blocks: list[str]) -> list[t
     return [store[b] for b in blocks]
 
 
-def residual_alignment(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, blocks: list[str]) -> list[float]:
+def residual_alignment(
+    model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, blocks: list[str]
+) -> list[float]:
     """Per block: mean over samples of ``cos(F(x_b), dL/dx_b)`` with ``F(x_b) = block(x_b) - x_b``."""
     mods = dict(model.named_children())
     ins: dict[str, torch.Tensor] = {}
@@ -104,16 +129,27 @@ def _one(item: dict[str, Any]) -> dict[str, Any]:
     cfg, kind, seed = item["config"], item["kind"], item["seed"]
     data = C.subset("mnist1d", cfg["n_train"], cfg["n_test"])
     kw = {"in_shape": (1, 40), "width": cfg["width"], "depth": cfg["depth"], "norm": True}
-    model = build("residual_mlp", seed=seed, block="pre", **kw) if kind == "residual" else \
-        build("plain_mlp", seed=seed, **kw)
+    model = (
+        build("residual_mlp", seed=seed, block="pre", **kw)
+        if kind == "residual"
+        else build("plain_mlp", seed=seed, **kw)
+    )
     r = C.fit(model, data, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed)
     model.eval()
     blocks = [f"block{i + 1}" for i in range(cfg["depth"])]
     io = block_io(model, data["x_test"], blocks)
-    ratio = [float(torch.median((o - i).flatten(1).norm(dim=1) / i.flatten(1).norm(dim=1).clamp_min(1e-12)))
-             for i, o in io]
-    out = {"kind": kind, "seed": seed, "test_acc": r["test_acc"], "displacement": ratio,
-           "gini": gini(ratio), "lesion": lesion_drops(model, data, blocks)}
+    ratio = [
+        float(torch.median((o - i).flatten(1).norm(dim=1) / i.flatten(1).norm(dim=1).clamp_min(1e-12)))
+        for i, o in io
+    ]
+    out = {
+        "kind": kind,
+        "seed": seed,
+        "test_acc": r["test_acc"],
+        "displacement": ratio,
+        "gini": gini(ratio),
+        "lesion": lesion_drops(model, data, blocks),
+    }
     if kind == "residual":
         out["cos_F_grad"] = residual_alignment(model, data["x_test"][:500], data["y_test"][:500], blocks)
     return out
@@ -122,7 +158,9 @@ def _one(item: dict[str, Any]) -> dict[str, Any]:
 def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
     t0 = C.timer()
     seeds = list(config["seeds"])
-    out = ctx.map(_one, [{"config": config, "kind": k, "seed": s} for k in ("residual", "plain") for s in seeds])
+    out = ctx.map(
+        _one, [{"config": config, "kind": k, "seed": s} for k in ("residual", "plain") for s in seeds]
+    )
     res = [r for s in seeds for r in out if r["kind"] == "residual" and r["seed"] == s]
     pla = [r for s in seeds for r in out if r["kind"] == "plain" and r["seed"] == s]
     ratio_med = [float(np.median(r["displacement"])) for r in res]
@@ -147,18 +185,39 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
     }
     rows = []
     for b in range(config["depth"]):
-        rows.append([b + 1, C.fmt_pm([r["displacement"][b] for r in res], 1.0, 3),
-                     C.fmt_pm([r["cos_F_grad"][b] for r in res], 1.0, 2),
-                     C.fmt_pm([r["lesion"][b] for r in res]), C.fmt_pm([r["displacement"][b] for r in pla], 1.0, 3),
-                     C.fmt_pm([r["lesion"][b] for r in pla])])
+        rows.append(
+            [
+                b + 1,
+                C.fmt_pm([r["displacement"][b] for r in res], 1.0, 3),
+                C.fmt_pm([r["cos_F_grad"][b] for r in res], 1.0, 2),
+                C.fmt_pm([r["lesion"][b] for r in res]),
+                C.fmt_pm([r["displacement"][b] for r in pla], 1.0, 3),
+                C.fmt_pm([r["lesion"][b] for r in pla]),
+            ]
+        )
     figure(res, pla, ctx)
-    return {"numbers": numbers, "seeds": seeds, "runs": out,
-            "tables": [{"title": "Per block, median [min, max] over seeds (displacement = ||out - in|| / ||in||; "
-                                 "for the residual net that is ||F(x)|| / ||x||)",
-                        "columns": ["block", "residual displ.", "residual cos(F, dL/dx)", "residual lesion (pts)",
-                                    "plain displ.", "plain lesion (pts)"], "rows": rows}],
-            "notes": f"mnist1d, width {config['width']}, {config['depth']} blocks, BN, Adam, {config['epochs']} "
-                     "epochs. Lesion = replace one block by the identity at test time."}
+    return {
+        "numbers": numbers,
+        "seeds": seeds,
+        "runs": out,
+        "tables": [
+            {
+                "title": "Per block, median [min, max] over seeds (displacement = ||out - in|| / ||in||; "
+                "for the residual net that is ||F(x)|| / ||x||)",
+                "columns": [
+                    "block",
+                    "residual displ.",
+                    "residual cos(F, dL/dx)",
+                    "residual lesion (pts)",
+                    "plain displ.",
+                    "plain lesion (pts)",
+                ],
+                "rows": rows,
+            }
+        ],
+        "notes": f"mnist1d, width {config['width']}, {config['depth']} blocks, BN, Adam, {config['epochs']} "
+        "epochs. Lesion = replace one block by the identity at test time.",
+    }
 
 
 def figure(res: list[dict], pla: list[dict], ctx: Any) -> None:
@@ -177,8 +236,9 @@ def figure(res: list[dict], pla: list[dict], ctx: Any) -> None:
     axs[1].set_xlabel("block removed")
     axs[1].set_ylabel("test acc. drop (pts)")
     axs[1].legend()
-    ctx.save_figure(fig, "near-identity", caption="Per-block displacement and single-block lesions (median over "
-                    "seeds).")
+    ctx.save_figure(
+        fig, "near-identity", caption="Per-block displacement and single-block lesions (median over seeds)."
+    )
 
 
 def rule(result: dict[str, Any]) -> Verdict:
@@ -187,9 +247,11 @@ def rule(result: dict[str, Any]) -> Verdict:
     c1 = n["ratio_F_x"] < 0.5
     c2 = n["lesion_residual"] < 0.02 and n["lesion_plain"] > 0.20
     c3 = n["gini_residual"] < n["gini_plain"]
-    measured = (f"||F||/||x|| {n['ratio_F_x']:.2f}; cos(F, dL/dx) {n['cos_F_grad']:+.2f}; lesion residual "
-                f"{100 * n['lesion_residual']:.1f} vs plain {100 * n['lesion_plain']:.1f} pts; Gini residual "
-                f"{n['gini_residual']:.2f} vs plain {n['gini_plain']:.2f}")
+    measured = (
+        f"||F||/||x|| {n['ratio_F_x']:.2f}; cos(F, dL/dx) {n['cos_F_grad']:+.2f}; lesion residual "
+        f"{100 * n['lesion_residual']:.1f} vs plain {100 * n['lesion_plain']:.1f} pts; Gini residual "
+        f"{n['gini_residual']:.2f} vs plain {n['gini_plain']:.2f}"
+    )
     r = "C1 ||F||/||x|| < 0.5; C2 lesion residual < 2 pts and plain > 20 pts; C3 Gini res < plain; 3: supported"
     ok = [c1, c2, c3]
     names = ["near-identity (C1)", "lesions (C2)", "balance (C3)"]

@@ -35,18 +35,40 @@ from ..atlas.plate import Verdict
 from ..errors import DeepGeometryError
 from . import _common as C
 
-CLAIM = ("\"The reason to use the deep CNN is just that the length of U_CNN(t) should be longer than the length "
-         "of the geodesic connecting the identity transformation I and U_CNN ... Otherwise it will not work since "
-         "a short U_CNN(t) will never reach U_CNN.\" (Section III-A, 'Why deep CNN?'); \"A too shallow network "
-         "will never work efficiently.\" (Section IV)")
-EXPECTED = ("depth-1 ReLU nets need width >= 2^k - 1 (<= w+1 pieces) while k layers of width 2 are exact; "
-            "trained deep-narrow nets often fail to find the exact solution (Telgarsky 2016, COLT, 'Benefits "
-            "of depth in neural networks')")
+CLAIM = (
+    '"The reason to use the deep CNN is just that the length of U_CNN(t) should be longer than the length '
+    "of the geodesic connecting the identity transformation I and U_CNN ... Otherwise it will not work since "
+    "a short U_CNN(t) will never reach U_CNN.\" (Section III-A, 'Why deep CNN?'); \"A too shallow network "
+    'will never work efficiently." (Section IV)'
+)
+EXPECTED = (
+    "depth-1 ReLU nets need width >= 2^k - 1 (<= w+1 pieces) while k layers of width 2 are exact; "
+    "trained deep-narrow nets often fail to find the exact solution (Telgarsky 2016, COLT, 'Benefits "
+    "of depth in neural networks')"
+)
 
-QUICK = {"seeds": [0, 1, 2], "ks": [3, 4, 5], "width_factors": [0.5, 1.0, 2.0, 4.0], "steps": 200,
-         "lr": 3e-3, "n_fit": 512, "n_eval": 4097, "threshold": 0.05, "deep_steps": 600}
-FULL = {"seeds": [0, 1, 2, 3, 4], "ks": [3, 4, 5, 6, 7], "width_factors": [0.25, 0.5, 1.0, 2.0, 4.0],
-        "steps": 1000, "lr": 3e-3, "n_fit": 2048, "n_eval": 16385, "threshold": 0.05, "deep_steps": 3000}
+QUICK = {
+    "seeds": [0, 1, 2],
+    "ks": [3, 4, 5],
+    "width_factors": [0.5, 1.0, 2.0, 4.0],
+    "steps": 200,
+    "lr": 3e-3,
+    "n_fit": 512,
+    "n_eval": 4097,
+    "threshold": 0.05,
+    "deep_steps": 600,
+}
+FULL = {
+    "seeds": [0, 1, 2, 3, 4],
+    "ks": [3, 4, 5, 6, 7],
+    "width_factors": [0.25, 0.5, 1.0, 2.0, 4.0],
+    "steps": 1000,
+    "lr": 3e-3,
+    "n_fit": 2048,
+    "n_eval": 16385,
+    "threshold": 0.05,
+    "deep_steps": 3000,
+}
 
 
 def tent(x: torch.Tensor) -> torch.Tensor:
@@ -164,11 +186,19 @@ def _one(item: dict[str, Any]) -> dict[str, Any]:
     with torch.no_grad():
         pe = net(xe)
     rel = float(torch.mean((pe - sawtooth(xe, k)) ** 2) / (1.0 / 12.0))
-    return {"k": k, "seed": seed, "kind": kind, "width": width, "rel_mse": rel,
-            "pieces": count_pieces(pe.numpy(), xe.numpy())}
+    return {
+        "k": k,
+        "seed": seed,
+        "kind": kind,
+        "width": width,
+        "rel_mse": rel,
+        "pieces": count_pieces(pe.numpy(), xe.numpy()),
+    }
 
 
-def _w_star(rows: list[dict], k: int, widths: list[int], seeds: list[int], thr: float) -> tuple[int | None, dict]:
+def _w_star(
+    rows: list[dict], k: int, widths: list[int], seeds: list[int], thr: float
+) -> tuple[int | None, dict]:
     med = {}
     for w in widths:
         vals = [r["rel_mse"] for r in rows if r["k"] == k and r["width"] == w and r["kind"] == "shallow"]
@@ -181,8 +211,12 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
     t0 = C.timer()
     seeds, ks = list(config["seeds"]), list(config["ks"])
     widths = {k: sorted({max(1, int(round(f * 2**k))) for f in config["width_factors"]}) for k in ks}
-    items = [{"config": config, "k": k, "seed": s, "kind": "shallow", "width": w}
-             for k in ks for w in widths[k] for s in seeds]
+    items = [
+        {"config": config, "k": k, "seed": s, "kind": "shallow", "width": w}
+        for k in ks
+        for w in widths[k]
+        for s in seeds
+    ]
     items += [{"config": config, "k": k, "seed": s, "kind": "deep", "width": 2} for k in ks for s in seeds]
     rows = ctx.map(_one, items)
     xe = torch.linspace(0, 1, config["n_eval"], dtype=torch.float64)[:, None]
@@ -198,8 +232,23 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
         deep_p = [r["pieces"] for r in rows if r["k"] == k and r["kind"] == "deep"]
         for w in widths[k]:
             pcs = [r["pieces"] for r in rows if r["k"] == k and r["width"] == w and r["kind"] == "shallow"]
-            table.append([k, 2**k, f"shallow w={w}", C.fmt_pm([r["rel_mse"] for r in rows if r["k"] == k
-                          and r["width"] == w and r["kind"] == "shallow"], 1.0, 3), f"{np.median(pcs):.0f}"])
+            table.append(
+                [
+                    k,
+                    2**k,
+                    f"shallow w={w}",
+                    C.fmt_pm(
+                        [
+                            r["rel_mse"]
+                            for r in rows
+                            if r["k"] == k and r["width"] == w and r["kind"] == "shallow"
+                        ],
+                        1.0,
+                        3,
+                    ),
+                    f"{np.median(pcs):.0f}",
+                ]
+            )
         table.append([k, 2**k, "deep k x 2, trained", C.fmt_pm(deep, 1.0, 3), f"{np.median(deep_p):.0f}"])
         table.append([k, 2**k, "deep k x 2, hand-built", f"{err:.1e}", str(exact[k]["pieces"])])
     found = [k for k in ks if wstar[k] is not None]
@@ -218,13 +267,21 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
         "seconds": C.timer() - t0,
     }
     figure(rows, ks, widths, ctx)
-    return {"numbers": numbers, "seeds": seeds, "runs": rows,
-            "tables": [{"title": "Sawtooth f_k: relative MSE (MSE / Var f_k), median [min, max] over seeds, "
-                                 "and linear pieces counted on a dense grid",
-                        "columns": ["k", "pieces of f_k", "net", "rel. MSE", "pieces (median)"],
-                        "rows": table}],
-            "notes": "Depth-1 nets: kinks drawn uniformly in [0, 1], read-out by least squares, then "
-                     "full-batch Adam (cosine schedule); float64. Deep nets: k hidden ReLU layers of width 2 (2k units)."}
+    return {
+        "numbers": numbers,
+        "seeds": seeds,
+        "runs": rows,
+        "tables": [
+            {
+                "title": "Sawtooth f_k: relative MSE (MSE / Var f_k), median [min, max] over seeds, "
+                "and linear pieces counted on a dense grid",
+                "columns": ["k", "pieces of f_k", "net", "rel. MSE", "pieces (median)"],
+                "rows": table,
+            }
+        ],
+        "notes": "Depth-1 nets: kinks drawn uniformly in [0, 1], read-out by least squares, then "
+        "full-batch Adam (cosine schedule); float64. Deep nets: k hidden ReLU layers of width 2 (2k units).",
+    }
 
 
 def figure(rows: list[dict], ks: list[int], widths: dict[int, list[int]], ctx: Any) -> None:
@@ -235,14 +292,19 @@ def figure(rows: list[dict], ks: list[int], widths: dict[int, list[int]], ctx: A
 
     fig, ax = plt.subplots(figsize=(4.5, 3))
     for k in ks:
-        med = [np.median([r["rel_mse"] for r in rows if r["k"] == k and r["width"] == w and r["kind"] == "shallow"])
-               for w in widths[k]]
+        med = [
+            np.median(
+                [r["rel_mse"] for r in rows if r["k"] == k and r["width"] == w and r["kind"] == "shallow"]
+            )
+            for w in widths[k]
+        ]
         ax.loglog(widths[k], med, "o-", label=f"k={k}")
     ax.set_xlabel("width of the depth-1 net")
     ax.set_ylabel("MSE / Var(f_k)")
     ax.legend(fontsize=7)
-    ctx.save_figure(fig, "sawtooth-width", caption="Shallow nets need exponentially growing width "
-                    "(median over seeds).")
+    ctx.save_figure(
+        fig, "sawtooth-width", caption="Shallow nets need exponentially growing width (median over seeds)."
+    )
 
 
 def rule(result: dict[str, Any]) -> Verdict:
@@ -250,8 +312,10 @@ def rule(result: dict[str, Any]) -> Verdict:
     n = result["numbers"]
     slope = n["log2_width_slope"]
     s = "n/a" if not isinstance(slope, (int, float)) else f"{slope:.2f}"
-    measured = (f"hand-built deep err {n['hand_built_max_err']:.1e}; shallow width needed {n['w_star']} "
-                f"(log2-slope {s}); trained deep-narrow rel. MSE {n['deep_trained_rel_mse_kmax']:.3f}")
+    measured = (
+        f"hand-built deep err {n['hand_built_max_err']:.1e}; shallow width needed {n['w_star']} "
+        f"(log2-slope {s}); trained deep-narrow rel. MSE {n['deep_trained_rel_mse_kmax']:.3f}"
+    )
     r = "exact deep net and slope of log2 w*(k) >= 0.7 (>= 2 k reached): supported; slope < 0.3: not supported"
     if n["hand_built_max_err"] > 1e-9 or not n["hand_built_pieces_ok"]:
         v = "not supported"

@@ -52,8 +52,11 @@ def descend(
 
     A step that raises the energy (or makes it non-finite) is rejected and the step halved; an accepted step
     grows it by 1.25. Stops after ``iterations`` evaluations, when the step collapses, or when the relative
-    energy decrease over ``patience`` accepted steps is below ``tol``.
+    energy decrease over ``patience`` accepted steps is below ``tol``. ``iterations <= 0`` returns ``param``
+    untouched (a pyramid level that only upsamples, like ANTs' default ``(40, 20, 0)`` schedule).
     """
+    if iterations <= 0:
+        return param
     E, G = evaluate(param)
     trace.evaluations += 1
     if not math.isfinite(E):

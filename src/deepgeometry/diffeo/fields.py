@@ -43,14 +43,31 @@ def identity_grid(shape: tuple[int, ...], dtype=torch.float32, device=None) -> t
     return torch.stack(torch.meshgrid(*axes, indexing="ij"))
 
 
+_GRID_CACHE: dict = {}
+
+
+def _grid_constants(shape: tuple[int, ...], dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cached identity in ``grid_sample`` coordinates ``(1, *S, D)`` (last dim reversed) and the
+    reversed per-axis scale ``2 / (n - 1)``."""
+    key = (shape, dtype, str(device))
+    hit = _GRID_CACHE.get(key)
+    if hit is None:
+        D = len(shape)
+        scale = torch.tensor([2.0 / max(n - 1, 1) for n in shape], dtype=dtype, device=device)
+        ident = identity_grid(shape, dtype, device) * scale.view(D, *([1] * D)) - 1.0
+        base = ident.permute(*range(1, D + 1), 0).flip(-1).unsqueeze(0).contiguous()
+        if len(_GRID_CACHE) >= 16:
+            _GRID_CACHE.pop(next(iter(_GRID_CACHE)))
+        hit = _GRID_CACHE[key] = (base, scale.flip(0).contiguous())
+    return hit
+
+
 def _normalised_grid(d: torch.Tensor) -> torch.Tensor:
     """Displacement ``(B, D, *S)`` -> ``grid_sample`` grid ``(B, *S, D)`` in [-1, 1], last dim reversed."""
-    shape = d.shape[2:]
+    shape = tuple(d.shape[2:])
     D = len(shape)
-    pos = identity_grid(tuple(shape), d.dtype, d.device).unsqueeze(0) + d
-    scale = torch.tensor([2.0 / max(n - 1, 1) for n in shape], dtype=d.dtype, device=d.device)
-    pos = pos * scale.view(1, D, *([1] * D)) - 1.0
-    return pos.permute(0, *range(2, D + 2), 1).flip(-1)
+    base, scale_rev = _grid_constants(shape, d.dtype, d.device)
+    return base + d.flip(1).permute(0, *range(2, D + 2), 1) * scale_rev
 
 
 def _match_batch(f: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -85,7 +85,12 @@ def _sweep(chain: Chain, theta: Theta, start: Sequence[torch.Tensor], beta: floa
             r = [-beta * torch.autograd.grad(chain.cost(sN), sN)[0]]
             for k in range(chain.n_steps - 1, -1, -1):
                 sk = s[k].detach().requires_grad_(True)
-                r.append(torch.autograd.grad(chain.step(th, sk, k), sk, grad_outputs=r[-1])[0])
+                out = chain.step(th, sk, k)
+                if not out.requires_grad:  # a step that ignores its input state
+                    r.append(torch.zeros_like(sk))
+                    continue
+                (gk,) = torch.autograd.grad(out, sk, grad_outputs=r[-1], allow_unused=True)
+                r.append(torch.zeros_like(sk) if gk is None else gk)
         r.reverse()
         # forward sweep: s_0 = x0 + r_0, s_{k+1} = f_k(s_k) + r_{k+1}
         with torch.no_grad():

@@ -5,7 +5,7 @@ The free variables ``s`` are the discretised trajectory of the registration worl
 ``P_k = det(D psi_k) P0 o psi_k``, ``u_k = K(P_k grad I_k)``, ``psi_{k+1} = psi_k o (id - dt u_k)``), and the
 parameter is ``theta = P(0)``. With :mod:`.explicit` the energy is
 
-    F(theta, beta, s) = 1/2 ||psi_0 - id||^2 + 1/2 sum_k ||psi_{k+1} - f(theta, psi_k)||^2 + beta C(psi_T),
+    F(theta, beta, s) = 1/2 sum_k ||psi_{k+1} - f(theta, psi_k)||^2 + beta C(psi_T),    psi_0 = id,
     C = ||I0 o psi_T - I1||^2 / (N sigma^2)           (the matching term of eq. 17, per pixel)
 
 * its ``beta = 0`` minimiser is the forward geodesic (the 0-phase *is* shooting, eqs. 22-24);
@@ -51,6 +51,8 @@ def shooting_chain(source: torch.Tensor, target: torch.Tensor, metric: object, s
 
     def step(theta: Sequence[torch.Tensor], d: torch.Tensor, k: int) -> torch.Tensor:
         p0 = theta[0]
+        if k == 0:  # psi_0 = id exactly, as in the registration world (no resampling at the grid nodes)
+            return -dt * metric.sharp(p0 * fields.grad(source))
         img = fields.sample(source, d)
         p = fields.det_periodic(d) * fields.sample(p0, d)
         u = metric.sharp(p * fields.grad(img))

@@ -139,9 +139,16 @@ def displacement(x: torch.Tensor, y: torch.Tensor) -> Estimate:
 
 def rademacher(shape: tuple[int, ...], dtype: torch.dtype, generator: torch.Generator | None = None,
                device: torch.device | str | None = None) -> torch.Tensor:
-    """Independent +-1 entries with equal probability."""
-    bits = torch.randint(0, 2, shape, generator=generator, device="cpu")
-    return (bits.to(dtype) * 2 - 1).to(device if device is not None else "cpu")
+    """Independent +-1 entries with equal probability.
+
+    Drawn as random bytes, eight signs per byte (drawing one random number per entry costs as much as
+    several of the convolutions being probed).
+    """
+    n = math.prod(shape)
+    raw = torch.randint(0, 256, ((n + 7) // 8,), dtype=torch.uint8, generator=generator)
+    bits = (raw.unsqueeze(-1) >> torch.arange(8, dtype=torch.uint8)) & 1
+    v = bits.reshape(-1)[:n].to(dtype).reshape(shape)
+    return v.mul_(2).sub_(1).to(device if device is not None else "cpu")
 
 
 def jacobian_deviation(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, probes: int = 8,
@@ -183,17 +190,18 @@ def jacobian_deviation(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
 
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.func's internal torch.jit use
-        jv = torch.func.vmap(push, chunk_size=chunk_size)(v)
+        jv = torch.func.vmap(push, chunk_size=chunk_size)(v).contiguous()
     p, n_batch = v.shape[0], v.shape[1]
     vf = v.reshape(p, n_batch, -1)
     jf = jv.reshape(p, n_batch, -1)
     d_in, d_out = vf.shape[-1], jf.shape[-1]
-    dim = max(d_in, d_out)
-    diff = embed(jf, dim) - embed(vf, dim)
-    if d_out < d_in:  # E v keeps only the first d_out coordinates; the rest of the padded J v is zero
-        diff = diff.clone()
-        diff[..., d_out:] = 0.0
-    terms = diff.to(torch.float64).pow(2).sum(-1) / min(d_in, d_out)
+    d = min(d_in, d_out)
+    # (J - E) v: J v minus the first d coordinates of v, plus J v's own extra coordinates when d_out > d_in;
+    # when d_out < d_in, E v drops v's coordinates beyond d_out. Computed in place on J v (a fresh tensor).
+    diff = jf[..., :d]
+    diff.sub_(vf[..., :d])
+    sq = torch.linalg.vector_norm(jf, dim=-1).to(torch.float64).square()
+    terms = sq / d
     if not bool(torch.isfinite(terms).all()):
         raise DeepGeometryError("jacobian_deviation: the Jacobian-vector products are not finite")
     m2, se2 = _mean_se(terms)

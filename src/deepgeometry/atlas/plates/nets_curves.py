@@ -29,7 +29,7 @@ VARIANTS = {
 
 
 def _train_and_trace(task: dict) -> dict:
-    """Build ``task['model']`` from the zoo, train it on mnist5k, trace it (module level: picklable for Ray)."""
+    """Build ``task['model']`` from the zoo, train it on mnist5k and trace it (module level, picklable)."""
     import torch
 
     from ...data import mnist5k
@@ -77,7 +77,7 @@ def _gini(values: list) -> float | None:
     return gini(xs) if xs else None
 
 
-# --- Fig. 4 --------------------------------------------------------------------------------------------------
+# --- Fig. 4 -------------------------------------------------------------------------------------------------
 
 @plate("nets-fig4-cnn-curve", title=FIG4_TITLE, section="III-A", order=40,
        profiles={
@@ -121,20 +121,22 @@ def fig4_cnn_curve(config: dict, ctx: PlateContext) -> dict:
                                            if fl["length"][0] and fl["length"][-1] is not None else None),
     }
     rows = [[s["name"], s["kind"], str(s["in_shape"]), str(s["out_shape"]), s["params"], s["macs"],
-             s["displacement"], s["jacobian_deviation"], s["jacobian_deviation_se"]] for s in curve["segments"]]
+             s["displacement"], s["jacobian_deviation"], s["jacobian_deviation_se"]]
+            for s in curve["segments"]]
     flow_rows = [[fl["layers"][i], fl["length"][i], fl["curvature"][i], fl["intrinsic_dim"][i],
                   fl["separability"][i]] for i in range(len(fl["layers"]))]
     return {
         "numbers": numbers,
         "tables": [
-            {"title": "segments", "columns": ["segment", "kind", "in", "out", "params", "MACs", "displacement",
-                                              "J deviation", "J dev. s.e."], "rows": rows},
+            {"title": "segments", "columns": ["segment", "kind", "in", "out", "params", "MACs",
+                                              "displacement", "J deviation", "J dev. s.e."], "rows": rows},
             {"title": "data flow", "columns": ["layer", "length", "curvature", "intrinsic dim.",
                                                "separability"], "rows": flow_rows},
         ],
         "notes": ("Complexity counts only convolutions and matrix products (the paper omits the nonlinear "
-                  "operations). All four segments change shape, so displacement and Jacobian deviation are "
-                  "read through the fixed zero-padding embedding and are rough sizes, flagged in the record."),
+                  "operations). All four segments change shape, so displacement and Jacobian deviation "
+                  "are read through the fixed zero-padding embedding and are rough sizes, flagged in the "
+                  "record."),
         "curve": curve, "flow": fl, "train": res["train"],
     }
 
@@ -195,7 +197,7 @@ def fig4_flow_figure(fl: dict) -> Any:
     return fig
 
 
-# --- Fig. 5 --------------------------------------------------------------------------------------------------
+# --- Fig. 5 -------------------------------------------------------------------------------------------------
 
 @plate("nets-fig5-resnet-segments", title=FIG5_TITLE, section="III-B", order=42,
        profiles={
@@ -211,19 +213,22 @@ def fig5_resnet_segments(config: dict, ctx: PlateContext) -> dict:
     for seed in config["seeds"]:
         for label, (model, kw) in VARIANTS.items():
             tasks.append({"name": label, "model": model, "seed": int(seed), "epochs": config["epochs"],
-                          "lr": config["lr"], "kwargs": {**kw, "depth": config["depth"], "width": config["width"]},
+                          "lr": config["lr"],
+                          "kwargs": {**kw, "depth": config["depth"], "width": config["width"]},
                           "n_trace": config["n_trace"], "probes": config["probes"]})
     ctx.log(f"training and tracing {len(tasks)} networks")
     results = ctx.map(_train_and_trace, tasks)
     summary = fig5_summary(results)
     fig = fig5_figure(results)
     ctx.save_figure(fig, "fig5-segments", caption=(
-        f"Plain, residual (original post-activation) and full pre-activation CNNs, {config['depth']} blocks of "
+        f"Plain, residual (original post-activation) and full pre-activation CNNs, {config['depth']} blocks "
+        "of "
         f"two 3x3 convolutions, {config['width']} channels, trained {config['epochs']} epoch(s) on mnist5k. "
         "Left, middle: per-block displacement |f(x)-x|/|x| and Jacobian deviation |J-I|_F/sqrt(d) (mean over "
         "seeds, bars = 1 s.e.); right: the blocks drawn as a piecewise curve with the measured Jacobian "
         "deviations as segment lengths (not normalised)."))
-    rows = [[v["variant"], v["test_accuracy"], v["mean_block_displacement"], v["mean_block_jacobian_deviation"],
+    rows = [[v["variant"], v["test_accuracy"], v["mean_block_displacement"],
+             v["mean_block_jacobian_deviation"],
              v["gini_complexity"], v["gini_displacement"], v["gini_jacobian_deviation"]]
             for v in summary.values()]
     numbers: dict[str, Any] = {}
@@ -240,8 +245,9 @@ def fig5_resnet_segments(config: dict, ctx: PlateContext) -> dict:
                     "columns": ["variant", "test acc.", "mean block displacement", "mean block J deviation",
                                 "Gini complexity (whole curve)", "Gini displacement (blocks)",
                                 "Gini J deviation (blocks)"], "rows": rows}],
-        "notes": ("Blocks have identical MACs by construction, so the complexity metric is perfectly balanced "
-                  "over the blocks in all three nets (its Gini over the whole curve comes from the stem and the "
+        "notes": ("Blocks have identical MACs by construction, so the complexity metric is perfectly "
+                  "balanced over the blocks in all three nets (its Gini over the whole curve comes from the "
+                  "stem and the "
                   "head); the displacement and the Jacobian deviation say how far each block is from the "
                   "identity. A post-activation block cannot be the identity on coordinates that its ReLU "
                   "zeroes, which is why the pre-activation unit (f = identity, eq. 5) can be the nearest."),
@@ -270,7 +276,8 @@ def fig5_summary(results: list[dict]) -> dict[str, dict]:
             "gini_complexity": mean([r["curve"]["balance"]["complexity"]["gini"] for r in runs]),
             "gini_displacement": mean([_gini([s["displacement"] for s in b]) for b in blocks]),
             "gini_jacobian_deviation": mean([_gini([s["jacobian_deviation"] for s in b]) for b in blocks]),
-            "block_displacement": [mean([b[k]["displacement"] for b in blocks]) for k in range(len(blocks[0]))],
+            "block_displacement": [mean([b[k]["displacement"] for b in blocks])
+                                   for k in range(len(blocks[0]))],
             "block_jacobian_deviation": [mean([b[k]["jacobian_deviation"] for b in blocks])
                                          for k in range(len(blocks[0]))],
             "block_jacobian_deviation_se": [mean([b[k]["jacobian_deviation_se"] for b in blocks])

@@ -34,13 +34,13 @@ from .blocks import ConvStage, Dense, Head, activation, layer_kind, make_layer, 
 #: He et al. 2016b, Table 1 (CIFAR-10, ResNet-110, test error %); ``inf`` = "fail".
 TABLE1_ERROR: dict[str, float] = {
     "original": 6.61,
-    "scale-0.5": 12.35,            # constant scaling, 0.5 on shortcut and on F
-    "exclusive-gate-6": 8.70,      # (1 - g) x + g F, b_g initialised to -6
-    "exclusive-gate0": math.inf,   # the same with b_g = 0: "fail"
-    "shortcut-gate-6": 6.91,       # (1 - g) x + F, b_g = -6
-    "shortcut-gate0": 12.86,       # (1 - g) x + F, b_g = 0
-    "conv1x1": 12.22,              # 1x1 convolution shortcut
-    "dropout": math.inf,           # dropout (p = 0.5) on the shortcut: "fail"
+    "scale-0.5": 12.35,  # constant scaling, 0.5 on shortcut and on F
+    "exclusive-gate-6": 8.70,  # (1 - g) x + g F, b_g initialised to -6
+    "exclusive-gate0": math.inf,  # the same with b_g = 0: "fail"
+    "shortcut-gate-6": 6.91,  # (1 - g) x + F, b_g = -6
+    "shortcut-gate0": 12.86,  # (1 - g) x + F, b_g = 0
+    "conv1x1": 12.22,  # 1x1 convolution shortcut
+    "dropout": math.inf,  # dropout (p = 0.5) on the shortcut: "fail"
 }
 SHORTCUTS: tuple[str, ...] = tuple(TABLE1_ERROR)
 
@@ -73,8 +73,9 @@ class ShortcutBlock(nn.Module):
 
     segment_kind = "residual-shortcut"
 
-    def __init__(self, kind: str, width: int, shortcut: str = "original", act: str = "relu",
-                 norm: bool = True) -> None:
+    def __init__(
+        self, kind: str, width: int, shortcut: str = "original", act: str = "relu", norm: bool = True
+    ) -> None:
         super().__init__()
         if shortcut not in SHORTCUTS:
             raise DeepGeometryError(f"unknown shortcut {shortcut!r}; choose one of {list(SHORTCUTS)}")
@@ -191,8 +192,17 @@ def _shape(in_shape: Sequence[int]) -> tuple[int, ...]:
     return s
 
 
-def _net(in_shape: Sequence[int], n_classes: int, width: int, depth: int, make_block, conv: bool,
-         pre_head: bool, norm: bool, act: str) -> nn.Sequential:
+def _net(
+    in_shape: Sequence[int],
+    n_classes: int,
+    width: int,
+    depth: int,
+    make_block,
+    conv: bool,
+    pre_head: bool,
+    norm: bool,
+    act: str,
+) -> nn.Sequential:
     s = _shape(in_shape)
     if int(depth) < 0 or int(width) < 1:
         raise DeepGeometryError(f"depth must be >= 0 and width >= 1, got depth={depth}, width={width}")
@@ -201,8 +211,9 @@ def _net(in_shape: Sequence[int], n_classes: int, width: int, depth: int, make_b
         raise DeepGeometryError(f"conv=True needs (C, L) or (C, H, W) inputs, got in_shape={s}")
     items: OrderedDict[str, nn.Module] = OrderedDict()
     if conv:
-        items["stem"] = ConvStage(kind, s[0], width, 3, act, norm and not pre_head,
-                                  pool=2 if min(s[1:]) >= 2 else 1)
+        items["stem"] = ConvStage(
+            kind, s[0], width, 3, act, norm and not pre_head, pool=2 if min(s[1:]) >= 2 else 1
+        )
     else:
         items["stem"] = Dense(math.prod(s), width, act)
     for k in range(int(depth)):
@@ -212,33 +223,81 @@ def _net(in_shape: Sequence[int], n_classes: int, width: int, depth: int, make_b
 
 
 @register("shortcut_net")
-def shortcut_net(in_shape: Sequence[int] = (1, 40), n_classes: int = 10, width: int = 64, depth: int = 8,
-                 shortcut: str = "original", act: str = "relu", norm: bool = True,
-                 conv: bool = False) -> nn.Sequential:
+def shortcut_net(
+    in_shape: Sequence[int] = (1, 40),
+    n_classes: int = 10,
+    width: int = 64,
+    depth: int = 8,
+    shortcut: str = "original",
+    act: str = "relu",
+    norm: bool = True,
+    conv: bool = False,
+) -> nn.Sequential:
     """Stem, ``depth`` :class:`ShortcutBlock` s of one Table-1 variant, linear head (MLP unless ``conv``)."""
     if shortcut not in SHORTCUTS:
         raise DeepGeometryError(f"unknown shortcut {shortcut!r}; choose one of {list(SHORTCUTS)}")
-    return _net(in_shape, n_classes, width, depth,
-                lambda kind: ShortcutBlock(kind, width, shortcut, act, norm), conv, False, norm, act)
+    return _net(
+        in_shape,
+        n_classes,
+        width,
+        depth,
+        lambda kind: ShortcutBlock(kind, width, shortcut, act, norm),
+        conv,
+        False,
+        norm,
+        act,
+    )
 
 
 @register("placement_net")
-def placement_net(in_shape: Sequence[int] = (1, 40), n_classes: int = 10, width: int = 64, depth: int = 8,
-                  placement: str = "original", act: str = "relu", conv: bool = False) -> nn.Sequential:
+def placement_net(
+    in_shape: Sequence[int] = (1, 40),
+    n_classes: int = 10,
+    width: int = 64,
+    depth: int = 8,
+    placement: str = "original",
+    act: str = "relu",
+    conv: bool = False,
+) -> nn.Sequential:
     """Stem, ``depth`` :class:`PlacementBlock` s, head; pre-activation placements end with BN-ReLU."""
     if placement not in PLACEMENTS:
         raise DeepGeometryError(f"unknown placement {placement!r}; choose one of {list(PLACEMENTS)}")
     pre = placement in ("relu-only-preact", "full-preact")
-    return _net(in_shape, n_classes, width, depth,
-                lambda kind: PlacementBlock(kind, width, placement, act), conv, pre, True, act)
+    return _net(
+        in_shape,
+        n_classes,
+        width,
+        depth,
+        lambda kind: PlacementBlock(kind, width, placement, act),
+        conv,
+        pre,
+        True,
+        act,
+    )
 
 
 @register("highway_net")
-def highway_net(in_shape: Sequence[int] = (1, 40), n_classes: int = 10, width: int = 64, depth: int = 8,
-                act: str = "relu", gate_bias: float = -2.0, conv: bool = False) -> nn.Sequential:
+def highway_net(
+    in_shape: Sequence[int] = (1, 40),
+    n_classes: int = 10,
+    width: int = 64,
+    depth: int = 8,
+    act: str = "relu",
+    gate_bias: float = -2.0,
+    conv: bool = False,
+) -> nn.Sequential:
     """Stem, ``depth`` :class:`HighwayBlock` s, linear head (no normalisation, as in Srivastava et al.)."""
-    return _net(in_shape, n_classes, width, depth,
-                lambda kind: HighwayBlock(kind, width, act, gate_bias), conv, False, False, act)
+    return _net(
+        in_shape,
+        n_classes,
+        width,
+        depth,
+        lambda kind: HighwayBlock(kind, width, act, gate_bias),
+        conv,
+        False,
+        False,
+        act,
+    )
 
 
 __all__ = [
