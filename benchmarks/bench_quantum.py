@@ -13,7 +13,6 @@ Prints, in one process:
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 
 import torch
@@ -41,7 +40,7 @@ def bench_decompose() -> None:
 
 
 def bench_continuation(n: int, qmax: float, seed: int = 0, branches: int = 1) -> None:
-    C = importlib.import_module("deepgeometry.quantum.complexity")
+    from deepgeometry.quantum import geodesics as C
     qs = [q for q in (1.0, 10.0, 100.0, 1000.0) if q <= qmax]
     t = time.perf_counter()
     res = C.complexity(C.haar(n, seed), n, qs, branches=branches)
@@ -65,7 +64,7 @@ def bench_curvature() -> None:
 
 
 def bench_qiskit() -> None:
-    from deepgeometry.quantum.complexity import haar
+    from deepgeometry.quantum.geodesics import haar
     from deepgeometry.quantum.synthesis import qiskit_cnot_count
 
     counts = {n: qiskit_cnot_count(haar(n, 0)) for n in (2, 3, 4)}

@@ -84,7 +84,7 @@ def test_persistence_square_and_circle():
     circ = np.c_[np.cos(th), np.sin(th)]
     d = rips_persistence(circ)
     assert d.betti(0.5) == (1, 1)
-    # the regular 30-gon's loop is born at its side and dies with the first equilateral triangle (chord sqrt 3)
+    # the regular 30-gon's loop is born at its side, dies with the first equilateral triangle (chord sqrt 3)
     assert d.h1[np.argmax(d.h1[:, 1] - d.h1[:, 0])] == pytest.approx(
         [2 * math.sin(math.pi / 30), math.sqrt(3)]
     )

@@ -20,6 +20,9 @@ def no_network(monkeypatch):
 
 def test_every_embedded_dataset_loads_offline(no_network):
     D.mnist5k.cache_clear()
+    from deepgeometry.data import embedded
+
+    embedded._mnist5k_raw.cache_clear()
     D.digits.cache_clear()
     D.mnist1d.cache_clear()
     for name, shape, n_train, n_test in [("mnist5k", (1, 28, 28), 4000, 1000), ("digits", (1, 8, 8), 1437, 360),

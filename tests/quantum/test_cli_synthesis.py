@@ -1,6 +1,5 @@
 """CLI (in-process) and synthesis: sandwich check, staircase, bad input -> exit 2."""
 
-import importlib
 import json
 import math
 
@@ -8,10 +7,9 @@ import numpy as np
 import pytest
 
 from deepgeometry.cli import main
+from deepgeometry.quantum import geodesics as C
 from deepgeometry.quantum.metric import PenaltyMetric
 from deepgeometry.quantum.synthesis import phase_distance, staircase, trotterize
-
-C = importlib.import_module("deepgeometry.quantum.complexity")
 
 
 def test_cli_complexity_cnot_json(capsys):

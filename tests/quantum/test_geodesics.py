@@ -1,6 +1,5 @@
 """Geodesics of the penalty metric (eq. 1): sign, conservation laws, q = 1 oracles, continuation."""
 
-import importlib
 import math
 
 import pytest
@@ -8,10 +7,9 @@ import torch
 
 from deepgeometry.core.geodesic import euler_arnold
 from deepgeometry.errors import DeepGeometryError
+from deepgeometry.quantum import geodesics as C
 from deepgeometry.quantum import pauli
 from deepgeometry.quantum.metric import PauliGroup, PenaltyMetric, one_local
-
-C = importlib.import_module("deepgeometry.quantum.complexity")  # the package re-exports the function
 
 
 class _WrongSign(PauliGroup):

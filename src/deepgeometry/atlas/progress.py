@@ -35,6 +35,12 @@ class ProgressUI:
         elif self.enabled:
             print(f"[{self.count + 1}/{self.total}] {name} ...", file=sys.stderr, flush=True)
 
+    def note(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(message)
+        elif self.enabled:
+            print(message, file=sys.stderr, flush=True)
+
     def done(self, name: str, row: dict) -> None:
         self.count += 1
         if self._progress is not None:

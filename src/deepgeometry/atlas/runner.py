@@ -286,9 +286,8 @@ def run_atlas(out: str | Path, *, profile: str = "quick", only: str | None = Non
                 def runner(task: dict) -> dict:
                     ui.start(task["plate"].name)
                     return execute(task, mapper=ex, progress_factory=ui.track)
-            if executor == "local" and jobs > 1 and len(todo) > 1:
-                for t in todo:
-                    ui.start(t["plate"].name)
+            if jobs > 1 and len(todo) > 1:
+                ui.note(f"running {len(todo)} plates on {jobs} {executor} workers")
             for task, payload in ex.run_plates(todo, runner):
                 p = task["plate"]
                 rec = write_record(out, p, profile, task["config"], task["hash"], payload)

@@ -40,7 +40,7 @@ def summary(values: Sequence[float]) -> dict[str, float]:
 
 
 def noise(*samples: Sequence[float], floor: float = NOISE_FLOOR) -> float:
-    """Seed noise of a comparison: the largest half-range (max - min) / 2 among ``samples``, at least ``floor``."""
+    """Seed noise of a comparison: the largest half-range (max - min) / 2 among ``samples`` (>= ``floor``)."""
     hr = [summary(s)["half_range"] for s in samples if len(s)]
     return float(max([floor, *hr]))
 
@@ -84,7 +84,7 @@ def paired(a: Sequence[float], b: Sequence[float]) -> list[float]:
     """Per-seed differences ``a_i - b_i``."""
     if len(a) != len(b):
         raise DeepGeometryError(f"paired: {len(a)} vs {len(b)} seeds")
-    return [float(u) - float(v) for u, v in zip(a, b)]
+    return [float(u) - float(v) for u, v in zip(a, b, strict=True)]
 
 
 # ------------------------------------------------------------------------------------------------- data
@@ -169,7 +169,7 @@ def fit(
 def init_normal(
     model: nn.Module, sigma_w2: float, sigma_b2: float = 0.0, generator: torch.Generator | None = None
 ) -> nn.Module:
-    """Re-draw every linear/conv layer as ``W ~ N(0, sigma_w2 / fan_in)``, ``b ~ N(0, sigma_b2)`` (mean-field init)."""
+    """Re-draw linear/conv layers as ``W ~ N(0, sigma_w2 / fan_in)``, ``b ~ N(0, sigma_b2)`` (mean field)."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):

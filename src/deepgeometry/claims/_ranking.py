@@ -3,7 +3,8 @@ residual net for several seeds, rank the variants by median test error, compare 
 published one (Kendall tau-b), and ask whether the end-to-end Jacobian spectrum at initialisation predicts it.
 
 Decision rule (pre-declared, :func:`ranking_rule`): ``noise`` = the largest seed half-range among the
-variants (>= 1 pt); ``resolved`` = fraction of variant pairs whose median errors differ by more than ``noise``.
+variants (>= 1 pt); ``resolved`` = fraction of variant pairs whose median errors differ by more than
+``noise``.
 
 * inconclusive if ``resolved < 0.5`` (most of the variants' differences sit inside seed noise);
 * supported if ``tau >= 0.6``;
@@ -148,7 +149,7 @@ def _figure(variants: list[str], sel: Any, table: dict[str, float], name: str, c
     fig, ax = plt.subplots(figsize=(5, 3))
     fin = [v for v in variants if math.isfinite(table[v])]
     worst = max([table[v] for v in fin], default=10.0) + 2
-    for i, v in enumerate(variants):
+    for v in variants:
         e = 100 * np.asarray(sel(v, "error"))
         px = table[v] if math.isfinite(table[v]) else worst
         ax.scatter([px] * len(e), e, s=12, alpha=0.6)
@@ -176,7 +177,7 @@ def ranking_rule(result: dict[str, Any], expected: str, what: str) -> Verdict:
         f"Kendall tau vs {what} {ts}; {100 * res:.0f}% of variant pairs differ by more than the seed "
         f"noise {100 * nz:.1f} pts; best: {n['best_variant']}; Jacobian-spectrum tau vs {what} {tjs}"
     )
-    r = "< 50% of pairs resolved beyond noise: inconclusive; else tau >= 0.6: supported, tau < 0.6: not supported"
+    r = "< 50% of pairs resolved beyond noise: inconclusive; else tau >= 0.6: supported, else not supported"
     if res < 0.5:
         v = f"inconclusive: {100 * (1 - res):.0f}% of the variant pairs differ by less than the seed noise"
     elif tau is not None and not (isinstance(tau, float) and math.isnan(tau)) and tau >= 0.6:

@@ -16,7 +16,8 @@ A net "fails" when its drop exceeds 5 pts + noise.
 
 * supported if the plain net fails, the residual net does not, and the residual net beats the plain one at
   the largest depth by more than ``noise``;
-* not supported if ``drop(plain) <= noise`` (the deep plain net did not degrade) or the residual net fails too;
+* not supported if ``drop(plain) <= noise`` (the deep plain net did not degrade) or the residual net fails
+  too;
 * inconclusive otherwise (e.g. the plain net degrades by less than 5 pts).
 """
 

@@ -14,8 +14,9 @@ Four measurements, per layer (input = layer 0):
   diameter; 0 for a contractible blob) and Betti numbers at 0.3 x diameter.
 
 Rule (pre-declared): F1 (flattening): median over seeds of the ReLU net's last-layer geodesic ratio ``r_L``
-satisfies ``r_L - 1 <= (r_0 - 1) / 2``; F2 (topology simplifies): median "loops" (mean b1 over scales, summed over
-both classes) at the ReLU net's last hidden layer < half the input's. Both: supported; neither: not supported; one: inconclusive.
+satisfies ``r_L - 1 <= (r_0 - 1) / 2``; F2 (topology simplifies): median "loops" (mean b1 over scales,
+summed over both classes) at the ReLU net's last hidden layer < half the input's. Both: supported; neither:
+not supported; one: inconclusive.
 """
 
 from __future__ import annotations
@@ -226,7 +227,8 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
         rows.append(row)
     tables.append(
         {
-            "title": "Three annuli, per layer: loops (mean b1 over scales, both classes; median [min, max] over "
+            "title": "Three annuli, per layer: loops (mean b1 over scales, both classes; median [min, max] "
+            "over "
             "seeds), excess Betti mass per class, (b0, b1) of classes 0 and 1 at 0.3 x diameter for the "
             "first seed",
             "columns": [
@@ -334,7 +336,7 @@ def rule(result: dict[str, Any]) -> Verdict:
         f"geodesic/Euclid {r0:.2f} -> {rl:.2f} (ReLU), {n['geo_ratio_last_tanh']:.2f} (tanh); loops "
         f"{m0:.2f} -> {ml:.2f} (ReLU), {n['loops_last_tanh']:.2f} (tanh); ID profile {n['id_profile']}"
     )
-    r = "F1 (r_L - 1) <= (r_0 - 1)/2 and F2 loops_L < loops_0/2 (ReLU nets): both supported, none not supported"
+    r = "F1 (r_L - 1) <= (r_0 - 1)/2, F2 loops_L < loops_0/2 (ReLU nets): both supported, none not supported"
     if f1 and f2:
         v = "supported"
     elif not f1 and not f2:

@@ -2,7 +2,8 @@
 does not match the first-order structure I + H.
 
 Matched depth, width and parameter count: zoo ``highway_net`` (``y = T H + (1 - T) x``, two weight layers per
-unit, transform-gate bias -2, Srivastava et al. 2015) vs zoo ``residual_mlp`` (``x + W2 relu(W1 relu(x))``, two
+unit, transform-gate bias -2, Srivastava et al. 2015) vs zoo ``residual_mlp``
+(``x + W2 relu(W1 relu(x))``, two
 weight layers per unit, full pre-activation order), neither with normalisation, on mnist1d, at each depth.
 
 Rule (pre-declared, at the largest depth): ``gap`` = median over seeds of the paired test accuracy
@@ -134,7 +135,8 @@ def run(config: dict[str, Any], ctx: Any) -> dict[str, Any]:
                 "rows": rows,
             }
         ],
-        "notes": f"width {config['width']}, no normalisation, Adam lr {config['lr']}, {config['epochs']} epochs, "
+        "notes": f"width {config['width']}, no normalisation, Adam lr {config['lr']}, "
+        f"{config['epochs']} epochs, "
         f"highway gate bias {config['gate_bias']}.",
     }
 

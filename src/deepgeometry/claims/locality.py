@@ -225,7 +225,7 @@ def rule(result: dict[str, Any]) -> Verdict:
         f"CNN-MLP: {100 * a0:+.1f} pts intact -> {100 * a1:+.1f} pts at {k}x{k} blocks "
         f"(noise {100 * nz:.1f}); fixed-perm MLP shift {100 * shift:+.1f} pts"
     )
-    r = "edge(28) > noise; supported iff edge(k_min) <= noise; not supported iff edge(k_min) >= edge(28) - noise"
+    r = "edge(28) > noise; supported iff edge(k_min) <= noise; not supported iff edge(k_min) >= edge(28) - nz"
     if a0 <= nz:
         v = "inconclusive: the CNN has no edge over the MLP on intact images at this scale"
     elif abs(shift) > cn:

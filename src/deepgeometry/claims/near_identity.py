@@ -12,7 +12,8 @@ Per block, on test signals:
 * balance: Gini coefficient of the per-block displacement ``median ||out - in|| / ||in||``
   (:func:`deepgeometry.core.gini`; 0 = evenly spread along the curve).
 
-Rule (pre-declared): C1: median over blocks of ``||F|| / ||x||`` < 0.5; C2: median residual lesion drop < 2 pts
+Rule (pre-declared): C1: median over blocks of ``||F|| / ||x||`` < 0.5; C2: median residual lesion drop
+< 2 pts
 and median plain lesion drop > 20 pts; C3: Gini(residual) < Gini(plain). All three: supported; at most one:
 not supported; two: inconclusive (naming the failed criterion).
 """
@@ -30,7 +31,8 @@ from ..core.curve import gini
 from . import _common as C
 
 CLAIM = (
-    "\"It's easy to tell that when L is big enough, U_ResNet(l delta) is near the identity operation I so that "
+    "\"It's easy to tell that when L is big enough, U_ResNet(l delta) is near the identity operation I so "
+    "that "
     "the first-order approximation of U_ResNet(l delta) gives U_ResNet(l delta) ~ I + H_ResNet(l delta) ... "
     "The ResNet achieves a roughly uniform distribution of the complexity of the problem along the curve "
     'U_ResNet(t)." (Section III-B)'
@@ -100,7 +102,7 @@ def residual_alignment(
         for h in hs:
             h.remove()
     cos = []
-    for b, gr in zip(blocks, grads):
+    for b, gr in zip(blocks, grads, strict=True):
         f = (outs[b] - ins[b]).detach().flatten(1)
         cos.append(float(nn.functional.cosine_similarity(f, gr.flatten(1), dim=1).mean()))
     return cos
@@ -252,7 +254,7 @@ def rule(result: dict[str, Any]) -> Verdict:
         f"{100 * n['lesion_residual']:.1f} vs plain {100 * n['lesion_plain']:.1f} pts; Gini residual "
         f"{n['gini_residual']:.2f} vs plain {n['gini_plain']:.2f}"
     )
-    r = "C1 ||F||/||x|| < 0.5; C2 lesion residual < 2 pts and plain > 20 pts; C3 Gini res < plain; 3: supported"
+    r = "C1 ||F||/||x|| < 0.5; C2 lesion residual < 2 pts, plain > 20 pts; C3 Gini res < plain; 3: supported"
     ok = [c1, c2, c3]
     names = ["near-identity (C1)", "lesions (C2)", "balance (C3)"]
     if all(ok):

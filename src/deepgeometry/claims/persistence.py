@@ -132,12 +132,12 @@ def topological_complexity(
     """Multi-scale Betti numbers of a point cloud (subsampled to ``n_points``, scaled by its diameter).
 
     For each relative scale ``s`` in ``scales``, ``b0(s)`` and ``b1(s)`` count the bars longer than ``s``.
-    Returns ``b0``, ``b1`` at the middle scale (0.3), ``complexity = b0 + b1`` there (Naitzat et al.'s topological
-    complexity) and ``mass`` = the mean over the scales of the excess ``b0(s) - 1 + b1(s)``: 0 for a
-    contractible blob at every scale, about 1 per extra component or loop that persists across them, and
-    ``loops`` = the mean of ``b1(s)``. One threshold alone is fragile; averaging over scales is less so. Caveat:
-    in clouds of intrinsic dimension >~ 5, nearest-neighbour distances approach the diameter and ``b0``
-    inflates (60 Gaussian points in R^8 give b0 ~ 30); ``loops`` is much less affected.
+    Returns ``b0``, ``b1`` at the middle scale (0.3), ``complexity = b0 + b1`` there (Naitzat et al.'s
+    topological complexity), ``mass`` = the mean over the scales of the excess ``b0(s) - 1 + b1(s)`` (0 for
+    a contractible blob at every scale, about 1 per extra component or loop that persists across them) and
+    ``loops`` = the mean of ``b1(s)``. One threshold alone is fragile; averaging over scales is less so.
+    Caveat: in clouds of intrinsic dimension >~ 5, nearest-neighbour distances approach the diameter and
+    ``b0`` inflates (60 Gaussian points in R^8 give b0 ~ 30); ``loops`` is much less affected.
     """
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     if len(x) > n_points:

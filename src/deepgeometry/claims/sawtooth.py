@@ -316,7 +316,7 @@ def rule(result: dict[str, Any]) -> Verdict:
         f"hand-built deep err {n['hand_built_max_err']:.1e}; shallow width needed {n['w_star']} "
         f"(log2-slope {s}); trained deep-narrow rel. MSE {n['deep_trained_rel_mse_kmax']:.3f}"
     )
-    r = "exact deep net and slope of log2 w*(k) >= 0.7 (>= 2 k reached): supported; slope < 0.3: not supported"
+    r = "exact deep net and log2 w*(k) slope >= 0.7 (>= 2 k reached): supported; slope < 0.3: not supported"
     if n["hand_built_max_err"] > 1e-9 or not n["hand_built_pieces_ok"]:
         v = "not supported"
     elif isinstance(slope, (int, float)) and slope < 0.3:

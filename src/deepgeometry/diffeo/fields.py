@@ -107,8 +107,7 @@ def sample_vjp(
     df, dgrid = op(
         grad_out.contiguous(), f.contiguous(), grid.contiguous(), 0, _PAD[padding], True, [True, True]
     )
-    shape = d.shape[2:]
-    scale = torch.tensor([2.0 / max(n - 1, 1) for n in shape], dtype=d.dtype, device=d.device)
+    scale = _grid_constants(tuple(d.shape[2:]), d.dtype, d.device)[1].flip(0)
     dd = dgrid.flip(-1).permute(0, D + 1, *range(1, D + 1)) * scale.view(1, D, *([1] * D))
     return df, dd
 
@@ -155,7 +154,16 @@ def invert(d: torch.Tensor, iterations: int = 30, tol: float = 1e-6) -> torch.Te
 
 
 def _roll_diff(f: torch.Tensor, axis: int) -> torch.Tensor:
-    return 0.5 * (torch.roll(f, -1, dims=axis) - torch.roll(f, 1, dims=axis))
+    """Periodic central difference ``(f[i + 1] - f[i - 1]) / 2`` along ``axis``."""
+    n = f.shape[axis]
+    if n < 3 or (f.requires_grad and torch.is_grad_enabled()):
+        return 0.5 * (torch.roll(f, -1, dims=axis) - torch.roll(f, 1, dims=axis))
+    # written into one buffer (no rolled copies): interior, then the two wrapped ends
+    out = torch.empty_like(f)
+    torch.sub(f.narrow(axis, 2, n - 2), f.narrow(axis, 0, n - 2), out=out.narrow(axis, 1, n - 2))
+    torch.sub(f.narrow(axis, 1, 1), f.narrow(axis, n - 1, 1), out=out.narrow(axis, 0, 1))
+    torch.sub(f.narrow(axis, 0, 1), f.narrow(axis, n - 2, 1), out=out.narrow(axis, n - 1, 1))
+    return out.mul_(0.5)
 
 
 def grad(f: torch.Tensor) -> torch.Tensor:

@@ -30,8 +30,24 @@ from .training import train_backprop as train_backprop
 from .training import train_ep as train_ep
 
 __all__ = [
-    "Chain", "EPConfig", "EPEstimate", "EnergyModel", "HopfieldNet", "StructureSpace", "backprop_gradient",
-    "bptt_gradient", "chain_ep_gradient", "ep_gradient", "ep_vs_bptt", "init_hopfield", "mlp_chain",
-    "pareto_front", "reinforce_search", "relax", "scellier_bengio_config", "structure_search", "train_backprop",
+    "Chain",
+    "EPConfig",
+    "EPEstimate",
+    "EnergyModel",
+    "HopfieldNet",
+    "StructureSpace",
+    "backprop_gradient",
+    "bptt_gradient",
+    "chain_ep_gradient",
+    "ep_gradient",
+    "ep_vs_bptt",
+    "init_hopfield",
+    "mlp_chain",
+    "pareto_front",
+    "reinforce_search",
+    "relax",
+    "scellier_bengio_config",
+    "structure_search",
+    "train_backprop",
     "train_ep",
 ]

@@ -1,22 +1,23 @@
 """Equilibrium propagation for explicitly defined systems (paper eqs. 11-16, made executable).
 
-An explicit system is a chain ``s_0 = x0(theta)``, ``s_{k+1} = f_k(theta, s_k)`` (a feed-forward net, or the time
-steps of geodesic shooting) with a cost ``C(s_N)``. Its states become the free variables of the energy
+An explicit system is a chain ``s_0 = x0(theta)``, ``s_{k+1} = f_k(theta, s_k)`` (a feed-forward net, or the
+time steps of geodesic shooting) with a cost ``C(s_N)``. Its states become the free variables of the energy
 
-    E(theta, s) = 1/2 ||s_0 - x0(theta)||^2 + 1/2 sum_k ||s_{k+1} - f_k(theta, s_k)||^2,   F = E + beta C(s_N)
+    E(theta, s) = 1/2 ||s_0 - x0(theta)||^2 + 1/2 sum_k ||s_{k+1} - f_k(theta, s_k)||^2,
+    F = E + beta C(s_N)
 
 * the ``beta = 0`` minimiser is the forward pass (every residual ``r_k`` is 0, ``F = 0``): the 0-phase;
-* stationarity of ``F`` reads ``r_N = -beta dC/ds_N`` and ``r_k = (df_k/ds_k)^T r_{k+1}``, so the residuals of the
-  ``beta``-nudged minimiser are ``-beta`` times the adjoint (back-propagated) variables ``lambda_k = dL/ds_k``:
-  the xi-phase carries the output error backwards (:attr:`ChainEP.adjoint` returns ``-r_k / beta``);
-* ``dF/dtheta = -(dx0/dtheta)^T r_0 - sum_k (df_k/dtheta)^T r_{k+1}`` vanishes at the free state, so EP's update
-  (eq. 10) is ``dF/dtheta(s^beta) / beta`` (one-sided) and tends to backprop's ``dL/dtheta`` as ``beta -> 0``.
+* stationarity of ``F`` reads ``r_N = -beta dC/ds_N`` and ``r_k = (df_k/ds_k)^T r_{k+1}``, so the residuals
+  of the ``beta``-nudged minimiser are ``-beta`` times the adjoint (back-propagated) variables
+  ``lambda_k = dL/ds_k``: the xi-phase carries the output error backwards (:attr:`ChainEP.adjoint`);
+* ``dF/dtheta = -(dx0/dtheta)^T r_0 - sum_k (df_k/dtheta)^T r_{k+1}`` vanishes at the free state, so EP's
+  update (eq. 10) is ``dF/dtheta(s^beta) / beta`` (one-sided) and tends to backprop's ``dL/dtheta``.
 
-The nudged minimiser is found either by ``solver="sweep"`` (alternate the two stationarity conditions: a backward
-sweep for the residuals and a forward sweep ``s_{k+1} = f_k(s_k) + r_{k+1}``; a contraction for small beta) or by
-``solver="lbfgs"`` (generic quasi-Newton on ``F`` over all states, no adjoint used anywhere). Either way the EP
-gradient is read off ``dF/dtheta`` at the minimiser, and :attr:`ChainEP.stationarity` reports ``||dF/ds||``
-computed independently by autograd.
+The nudged minimiser is found either by ``solver="sweep"`` (alternate the two stationarity conditions: a
+backward sweep for the residuals and a forward sweep ``s_{k+1} = f_k(s_k) + r_{k+1}``; a contraction for
+small beta) or by ``solver="lbfgs"`` (generic quasi-Newton on ``F`` over all states, no adjoint used). Either
+way the EP gradient is read off ``dF/dtheta`` at the minimiser, and :attr:`ChainEP.stationarity` reports
+``||dF/ds||`` computed independently by autograd.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ Theta = Sequence[torch.Tensor]
 
 @dataclass(frozen=True)
 class Chain:
-    """An explicit system: ``s_0 = init(theta)``, ``s_{k+1} = step(theta, s_k, k)`` for ``k < n_steps``, cost."""
+    """An explicit system: ``s_0 = init(theta)``, ``s_{k+1} = step(theta, s_k, k)`` for ``k < n_steps``,
+    cost.
+    """
 
     init: Callable[[Theta], torch.Tensor]
     step: Callable[[Theta, torch.Tensor, int], torch.Tensor]
@@ -73,8 +76,9 @@ def _stationarity(chain: Chain, theta: Theta, states: Sequence[torch.Tensor], be
     return float(torch.sqrt(sum((gi * gi).sum() for gi in g)))
 
 
-def _sweep(chain: Chain, theta: Theta, start: Sequence[torch.Tensor], beta: float, tol: float,
-           max_iter: int) -> tuple[Tensors, int]:
+def _sweep(
+    chain: Chain, theta: Theta, start: Sequence[torch.Tensor], beta: float, tol: float, max_iter: int
+) -> tuple[Tensors, int]:
     th = [t.detach() for t in theta]
     s = [t.detach() for t in start]
     scale = max(1.0, float(sum(t.abs().max() for t in s)))
@@ -98,20 +102,30 @@ def _sweep(chain: Chain, theta: Theta, start: Sequence[torch.Tensor], beta: floa
             for k in range(chain.n_steps):
                 new.append(chain.step(th, new[-1], k) + r[k + 1])
         check_finite(new, "nudged-phase state")
-        change = max(float((a - b).abs().max()) for a, b in zip(new, s))
+        change = max(float((a - b).abs().max()) for a, b in zip(new, s, strict=False))
         s = new
         if change <= tol * scale:
             return s, it
-    raise DeepGeometryError(f"nudged phase did not converge in {max_iter} sweeps at beta={beta} "
-                            f"(last change {change:.3g}); use a smaller beta")
+    raise DeepGeometryError(
+        f"nudged phase did not converge in {max_iter} sweeps at beta={beta} "
+        f"(last change {change:.3g}); use a smaller beta"
+    )
 
 
-def _lbfgs(chain: Chain, theta: Theta, start: Sequence[torch.Tensor], beta: float, tol: float,
-           max_iter: int) -> tuple[Tensors, int]:
+def _lbfgs(
+    chain: Chain, theta: Theta, start: Sequence[torch.Tensor], beta: float, tol: float, max_iter: int
+) -> tuple[Tensors, int]:
     th = [t.detach() for t in theta]
     s = [t.detach().clone().requires_grad_(True) for t in start]
-    opt = torch.optim.LBFGS(s, lr=1.0, max_iter=max_iter, tolerance_grad=tol, tolerance_change=1e-30,
-                            history_size=50, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        s,
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=tol,
+        tolerance_change=1e-30,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
@@ -126,9 +140,19 @@ def _lbfgs(chain: Chain, theta: Theta, start: Sequence[torch.Tensor], beta: floa
     return out, int(opt.state[opt._params[0]]["n_iter"])
 
 
-def nudged_phase(chain: Chain, theta: Theta, beta: float, *, free: Sequence[torch.Tensor] | None = None,
-                 solver: str = "sweep", tol: float = 1e-13, max_iter: int = 500) -> tuple[Tensors, int]:
-    """The ``beta``-nudged minimiser of ``F`` started from the free state; returns ``(states, iterations)``."""
+def nudged_phase(
+    chain: Chain,
+    theta: Theta,
+    beta: float,
+    *,
+    free: Sequence[torch.Tensor] | None = None,
+    solver: str = "sweep",
+    tol: float = 1e-13,
+    max_iter: int = 500,
+) -> tuple[Tensors, int]:
+    """The ``beta``-nudged minimiser of ``F`` started from the free state; returns ``(states,
+    iterations)``.
+    """
     if beta == 0.0:
         raise DeepGeometryError("the nudged phase needs beta != 0")
     free = forward(chain, theta) if free is None else free
@@ -142,8 +166,10 @@ def nudged_phase(chain: Chain, theta: Theta, beta: float, *, free: Sequence[torc
 def _dF_dtheta(chain: Chain, theta: Theta, states: Sequence[torch.Tensor]) -> Tensors:
     th = [t.detach().requires_grad_(True) for t in theta]
     with torch.enable_grad():
-        g = torch.autograd.grad(chain_energy(chain, th, [t.detach() for t in states], 0.0), th, allow_unused=True)
-    return [torch.zeros_like(t) if gi is None else gi for t, gi in zip(th, g)]
+        g = torch.autograd.grad(
+            chain_energy(chain, th, [t.detach() for t in states], 0.0), th, allow_unused=True
+        )
+    return [torch.zeros_like(t) if gi is None else gi for t, gi in zip(th, g, strict=False)]
 
 
 @dataclass
@@ -164,8 +190,16 @@ class ChainEP:
         return [-r / self.beta for r in self.residuals]
 
 
-def chain_ep_gradient(chain: Chain, theta: Theta, beta: float, *, estimator: str = "one-sided",
-                      solver: str = "sweep", tol: float = 1e-13, max_iter: int = 500) -> ChainEP:
+def chain_ep_gradient(
+    chain: Chain,
+    theta: Theta,
+    beta: float,
+    *,
+    estimator: str = "one-sided",
+    solver: str = "sweep",
+    tol: float = 1e-13,
+    max_iter: int = 500,
+) -> ChainEP:
     """EP's estimate of ``dL/dtheta``, ``L = C(s_N)`` (eq. 10; symmetric: Laborieux et al. 2021)."""
     if estimator not in ESTIMATORS:
         raise DeepGeometryError(f"unknown estimator {estimator!r}; use one of {ESTIMATORS}")
@@ -174,10 +208,10 @@ def chain_ep_gradient(chain: Chain, theta: Theta, beta: float, *, estimator: str
     g_plus = _dF_dtheta(chain, theta, nudged)
     if estimator == "one-sided":
         g_ref = _dF_dtheta(chain, theta, free)
-        grad = [(a - b) / beta for a, b in zip(g_plus, g_ref)]
+        grad = [(a - b) / beta for a, b in zip(g_plus, g_ref, strict=False)]
     else:
         neg, it2 = nudged_phase(chain, theta, -beta, free=free, solver=solver, tol=tol, max_iter=max_iter)
-        grad = [(a - b) / (2 * beta) for a, b in zip(g_plus, _dF_dtheta(chain, theta, neg))]
+        grad = [(a - b) / (2 * beta) for a, b in zip(g_plus, _dF_dtheta(chain, theta, neg), strict=False)]
         it += it2
     with torch.no_grad():
         r = residuals(chain, [t.detach() for t in theta], nudged)
@@ -192,11 +226,15 @@ def backprop_gradient(chain: Chain, theta: Theta) -> Tensors:
         for k in range(chain.n_steps):
             s = chain.step(th, s, k)
         g = torch.autograd.grad(chain.cost(s), th, allow_unused=True)
-    return [torch.zeros_like(t) if gi is None else gi for t, gi in zip(th, g)]
+    return [torch.zeros_like(t) if gi is None else gi for t, gi in zip(th, g, strict=False)]
 
 
-def mlp_chain(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-              activation: Callable[[torch.Tensor], torch.Tensor] = torch.tanh) -> tuple[Chain, Tensors]:
+def mlp_chain(
+    weights: Sequence[torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    activation: Callable[[torch.Tensor], torch.Tensor] = torch.tanh,
+) -> tuple[Chain, Tensors]:
     """A feed-forward net as a chain: ``theta = [W_1, b_1, .., W_L, b_L]`` (given as ``weights``), the states
     are the layers' outputs, the cost is the batch-summed cross-entropy of the last (linear) layer."""
     n_layers = len(weights) // 2
@@ -207,6 +245,10 @@ def mlp_chain(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
         z = s @ theta[2 * k] + theta[2 * k + 1]
         return z if k == n_layers - 1 else activation(z)
 
-    chain = Chain(init=lambda theta: x, step=step,
-                  cost=lambda s: torch.nn.functional.cross_entropy(s, y, reduction="sum"), n_steps=n_layers)
+    chain = Chain(
+        init=lambda theta: x,
+        step=step,
+        cost=lambda s: torch.nn.functional.cross_entropy(s, y, reduction="sum"),
+        n_steps=n_layers,
+    )
     return chain, [t.detach() for t in weights]

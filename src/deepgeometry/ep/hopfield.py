@@ -72,12 +72,22 @@ class HopfieldNet:
     def energy_model(self) -> EnergyModel:
         """The same network for the generic autograd machinery of :mod:`.core`."""
         L = self.n_layers
-        return EnergyModel(energy=lambda th, s, v: hopfield_energy(th[:L], th[L:], v[0], s),
-                           cost=lambda th, s, v: hopfield_cost(s, v[1]),
-                           project=lambda s: [t.clamp(0.0, 1.0) for t in s])
+        return EnergyModel(
+            energy=lambda th, s, v: hopfield_energy(th[:L], th[L:], v[0], s),
+            cost=lambda th, s, v: hopfield_cost(s, v[1]),
+            project=lambda s: [t.clamp(0.0, 1.0) for t in s],
+        )
 
-    def relax(self, x: torch.Tensor, states: Sequence[torch.Tensor] | None = None, *, steps: int, eps: float = 0.5,
-              beta: float = 0.0, target: torch.Tensor | None = None) -> Tensors:
+    def relax(
+        self,
+        x: torch.Tensor,
+        states: Sequence[torch.Tensor] | None = None,
+        *,
+        steps: int,
+        eps: float = 0.5,
+        beta: float = 0.0,
+        target: torch.Tensor | None = None,
+    ) -> Tensors:
         s = self.zero_state(len(x)) if states is None else states
         return hopfield_relax(self.weights, self.biases, x, s, steps=steps, eps=eps, beta=beta, target=target)
 
@@ -86,27 +96,34 @@ class HopfieldNet:
         return self.relax(x, steps=steps, eps=eps)[-1].argmax(1)
 
 
-def init_hopfield(sizes: Sequence[int], *, seed: int = 0, dtype: torch.dtype = torch.float32,
-                  gain: float = 1.0) -> HopfieldNet:
-    """Glorot-uniform weights ``U(-a, a)``, ``a = gain * sqrt(6 / (n_in + n_out))``, zero biases (Scellier-Bengio)."""
+def init_hopfield(
+    sizes: Sequence[int], *, seed: int = 0, dtype: torch.dtype = torch.float32, gain: float = 1.0
+) -> HopfieldNet:
+    """Glorot-uniform weights ``U(-a, a)``, ``a = gain * sqrt(6 / (n_in + n_out))``, zero biases
+    (Scellier-Bengio).
+    """
     sizes = parse_arch(sizes)
     g = torch.Generator().manual_seed(int(seed))
     weights = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False):
         a = gain * math.sqrt(6.0 / (n_in + n_out))
         weights.append(((torch.rand(n_in, n_out, generator=g, dtype=torch.float64) * 2 - 1) * a).to(dtype))
     biases = [torch.zeros(n, dtype=dtype) for n in sizes[1:]]
     return HopfieldNet(tuple(sizes), weights, biases)
 
 
-def hopfield_energy(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor], x: torch.Tensor,
-                    states: Sequence[torch.Tensor]) -> torch.Tensor:
+def hopfield_energy(
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor],
+    x: torch.Tensor,
+    states: Sequence[torch.Tensor],
+) -> torch.Tensor:
     """Per-sample energy ``E(s)`` (shape ``(B,)``); differentiable in weights, biases and states."""
     layers = [x, *states]
     e = sum(0.5 * (s * s).sum(-1) for s in states)
     for k, w in enumerate(weights):
         e = e - ((rho(layers[k]) @ w) * rho(layers[k + 1])).sum(-1)
-    for b, s in zip(biases, states):
+    for b, s in zip(biases, states, strict=False):
         e = e - (rho(s) * b).sum(-1)
     return e
 
@@ -116,9 +133,17 @@ def hopfield_cost(states: Sequence[torch.Tensor], target: torch.Tensor) -> torch
     return 0.5 * ((states[-1] - target) ** 2).sum(-1)
 
 
-def hopfield_relax(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor], x: torch.Tensor,
-                   states: Sequence[torch.Tensor], *, steps: int, eps: float = 0.5, beta: float = 0.0,
-                   target: torch.Tensor | None = None) -> Tensors:
+def hopfield_relax(
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor],
+    x: torch.Tensor,
+    states: Sequence[torch.Tensor],
+    *,
+    steps: int,
+    eps: float = 0.5,
+    beta: float = 0.0,
+    target: torch.Tensor | None = None,
+) -> Tensors:
     """``steps`` synchronous clipped Euler steps ``s <- clip(s - eps dF/ds, 0, 1)`` (analytic gradient)."""
     if beta != 0.0 and target is None:
         raise DeepGeometryError("a nudged phase (beta != 0) needs a target")
@@ -126,7 +151,9 @@ def hopfield_relax(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tenso
         raise DeepGeometryError(f"relaxation needs eps > 0 and steps >= 0, got eps={eps}, steps={steps}")
     L = len(weights)
     if x.shape[-1] != weights[0].shape[0]:
-        raise DeepGeometryError(f"input has {x.shape[-1]} features but the network expects {weights[0].shape[0]}")
+        raise DeepGeometryError(
+            f"input has {x.shape[-1]} features but the network expects {weights[0].shape[0]}"
+        )
     input_drive = x @ weights[0] + biases[0]
     s = [t.clamp(0.0, 1.0) for t in states]
     for _ in range(steps):
@@ -153,14 +180,21 @@ def hopfield_dF_dtheta(x: torch.Tensor, states: Sequence[torch.Tensor]) -> Tenso
     return [*gw, *gb]
 
 
-def hopfield_ep_gradient(x: torch.Tensor, free: Sequence[torch.Tensor], nudged: Sequence[torch.Tensor], beta: float,
-                         nudged_neg: Sequence[torch.Tensor] | None = None) -> Tensors:
-    """Eq. (10) for the Hopfield net: one-sided, or symmetric when ``nudged_neg`` (the ``-beta`` phase) is given."""
+def hopfield_ep_gradient(
+    x: torch.Tensor,
+    free: Sequence[torch.Tensor],
+    nudged: Sequence[torch.Tensor],
+    beta: float,
+    nudged_neg: Sequence[torch.Tensor] | None = None,
+) -> Tensors:
+    """Eq. (10) for the Hopfield net: one-sided, or symmetric when ``nudged_neg`` (the ``-beta`` phase)
+    is given.
+    """
     if beta == 0.0:
         raise DeepGeometryError("the nudged phase needs beta != 0")
     gp = hopfield_dF_dtheta(x, nudged)
     if nudged_neg is None:
         g0 = hopfield_dF_dtheta(x, free)
-        return [(a - b) / beta for a, b in zip(gp, g0)]
+        return [(a - b) / beta for a, b in zip(gp, g0, strict=False)]
     gm = hopfield_dF_dtheta(x, nudged_neg)
-    return [(a - b) / (2 * beta) for a, b in zip(gp, gm)]
+    return [(a - b) / (2 * beta) for a, b in zip(gp, gm, strict=False)]

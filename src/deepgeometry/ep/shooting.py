@@ -16,7 +16,8 @@ parameter is ``theta = P(0)``. With :mod:`.explicit` the energy is
 The regulariser ``<m0, K m0>`` of eq. (17) depends on ``theta`` only, not on the state, so it cancels in EP's
 difference of eq. (10); the registration gradient is ``2 grad I0 . u0`` (explicit) plus the EP estimate.
 :func:`shooting_ep_check` compares the EP estimate with the registration world's hand-written adjoint
-(:func:`deepgeometry.diffeo.shooting.adjoint_gradient`, regulariser part removed) and with autograd through the
+(:func:`deepgeometry.diffeo.shooting.adjoint_gradient`, regulariser part removed) and with autograd
+through the
 same discrete shooting, for a list of betas.
 """
 
@@ -38,13 +39,16 @@ def _diffeo():
     return fields, shooting, FluidMetric
 
 
-def shooting_chain(source: torch.Tensor, target: torch.Tensor, metric: object, steps: int = 8,
-                   sigma: float = 1.0) -> Chain:
+def shooting_chain(
+    source: torch.Tensor, target: torch.Tensor, metric: object, steps: int = 8, sigma: float = 1.0
+) -> Chain:
     """The registration world's shooting scheme as an explicit chain over the sampling maps ``psi_k``."""
     fields, _, _ = _diffeo()
     if source.shape != target.shape or source.ndim != 4 or source.shape[:2] != (1, 1):
-        raise DeepGeometryError(f"shooting as EP needs 2D images of shape (1, 1, H, W); got source "
-                                f"{tuple(source.shape)} and target {tuple(target.shape)}")
+        raise DeepGeometryError(
+            f"shooting as EP needs 2D images of shape (1, 1, H, W); got source "
+            f"{tuple(source.shape)} and target {tuple(target.shape)}"
+        )
     if steps < 1:
         raise DeepGeometryError(f"steps must be >= 1, got {steps}")
     dt = 1.0 / steps
@@ -61,8 +65,12 @@ def shooting_chain(source: torch.Tensor, target: torch.Tensor, metric: object, s
 
     zeros = torch.zeros(1, 2, *source.shape[2:], dtype=source.dtype)
     n = source.numel()
-    return Chain(init=lambda theta: zeros, step=step,
-                 cost=lambda d: ((fields.sample(source, d) - target) ** 2).sum() / (n * sigma**2), n_steps=steps)
+    return Chain(
+        init=lambda theta: zeros,
+        step=step,
+        cost=lambda d: ((fields.sample(source, d) - target) ** 2).sum() / (n * sigma**2),
+        n_steps=steps,
+    )
 
 
 def regulariser_gradient(p0: torch.Tensor, source: torch.Tensor, metric: object) -> torch.Tensor:
@@ -86,8 +94,9 @@ def disc_pair(size: int = 32, dtype: torch.dtype = torch.float64) -> tuple[torch
     return src[None, None], tgt[None, None]
 
 
-def initial_momentum(source: torch.Tensor, target: torch.Tensor, metric: object, steps: int = 8,
-                     max_velocity: float = 2.0) -> torch.Tensor:
+def initial_momentum(
+    source: torch.Tensor, target: torch.Tensor, metric: object, steps: int = 8, max_velocity: float = 2.0
+) -> torch.Tensor:
     """A non-trivial ``P(0)``: the steepest-descent direction at ``P(0) = 0``, scaled so ``max |u_0|`` is
     ``max_velocity`` voxels (the first step of a registration)."""
     fields, dshoot, _ = _diffeo()
@@ -96,9 +105,16 @@ def initial_momentum(source: torch.Tensor, target: torch.Tensor, metric: object,
     return -g * (max_velocity / float(u.abs().max().clamp_min(1e-300)))
 
 
-def shooting_ep_check(*, size: int = 32, steps: int = 8, betas: Sequence[float] = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01),
-                      max_velocity: float = 2.0, alpha: float = 2.0, gamma: float = 1.0,
-                      solver: str = "auto") -> dict:
+def shooting_ep_check(
+    *,
+    size: int = 32,
+    steps: int = 8,
+    betas: Sequence[float] = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01),
+    max_velocity: float = 2.0,
+    alpha: float = 2.0,
+    gamma: float = 1.0,
+    solver: str = "auto",
+) -> dict:
     """EP gradient in ``P(0)`` vs the explicit adjoint (and autograd) on :func:`disc_pair`, for each beta.
 
     Returns ``{"rows": [{beta, cos_*, err_*, iterations, stationarity}], "adjoint_vs_autograd": rel. error,
@@ -124,9 +140,15 @@ def shooting_ep_check(*, size: int = 32, steps: int = 8, betas: Sequence[float] 
             row[f"iterations_{key}"] = res.iterations
             row[f"stationarity_{key}"] = res.stationarity
         rows.append(row)
-    return {"rows": rows, "adjoint_vs_autograd": flat_rel_error([auto], [ref]),
-            "reference": "deepgeometry.diffeo.shooting.adjoint_gradient (minus the regulariser's 2 grad I0 . u0) / N",
-            "size": size, "steps": steps, "final_cost": float(chain.cost(_final(chain, p0)))}
+    return {
+        "rows": rows,
+        "adjoint_vs_autograd": flat_rel_error([auto], [ref]),
+        "reference": "deepgeometry.diffeo.shooting.adjoint_gradient "
+        "(minus the regulariser's 2 grad I0 . u0) / N",
+        "size": size,
+        "steps": steps,
+        "final_cost": float(chain.cost(_final(chain, p0))),
+    }
 
 
 def _ep(chain: Chain, p0: torch.Tensor, beta: float, est: str, solver: str):
@@ -135,7 +157,9 @@ def _ep(chain: Chain, p0: torch.Tensor, beta: float, est: str, solver: str):
     try:
         return chain_ep_gradient(chain, [p0], beta, estimator=est, solver="sweep", max_iter=200), "sweep"
     except DeepGeometryError:  # the sweep is a contraction only for small beta
-        return chain_ep_gradient(chain, [p0], beta, estimator=est, solver="lbfgs", tol=1e-12, max_iter=3000), "lbfgs"
+        return chain_ep_gradient(
+            chain, [p0], beta, estimator=est, solver="lbfgs", tol=1e-12, max_iter=3000
+        ), "lbfgs"
 
 
 def _final(chain: Chain, p0: torch.Tensor) -> torch.Tensor:

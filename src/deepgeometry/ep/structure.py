@@ -1,4 +1,5 @@
-"""Structure search by an energy with a complexity term (paper eq. 31), by REINFORCE and by an exhaustive grid.
+"""Structure search by an energy with a complexity term (paper eq. 31), by REINFORCE and by an exhaustive
+grid.
 
 The energy of a CNN structure ``theta = (depth, width, kernel)`` is
 
@@ -6,11 +7,14 @@ The energy of a CNN structure ``theta = (depth, width, kernel)`` is
                                                          E_comp = MACs(theta) / MACs_max
 
 (eq. 31): the state ``s*`` (the weights) is found by ordinary gradient training for a fixed structure; the
-discrete structure is chosen by REINFORCE (Williams 1992), as the paper proposes: a factorised categorical policy
+discrete structure is chosen by REINFORCE (Williams 1992), as the paper proposes: a factorised
+categorical policy
 over the choices, reward ``-F``, a running-mean baseline. An exhaustive grid trains every structure once; both
 read the same trained results (trainings are cached per structure and seed), so REINFORCE's cost is the number
-of *distinct* structures it trained, compared against the grid's size. The accuracy-vs-MACs Pareto front is the
-set of structures no other structure beats on both; for each lambda the chosen structure is the "shortest curve
+of *distinct* structures it trained, compared against the grid's size. The accuracy-vs-MACs Pareto front
+is the
+set of structures no other structure beats on both; for each lambda the chosen structure is the "shortest
+curve
 that still reaches the target".
 """
 
@@ -41,7 +45,9 @@ class StructureSpace:
     def __post_init__(self) -> None:
         for name, vals in (("depths", self.depths), ("widths", self.widths), ("kernels", self.kernels)):
             if not vals or any(int(v) < 1 for v in vals):
-                raise DeepGeometryError(f"structure space: {name} must be non-empty positive integers, got {vals}")
+                raise DeepGeometryError(
+                    f"structure space: {name} must be non-empty positive integers, got {vals}"
+                )
         if any(k % 2 == 0 for k in self.kernels):
             raise DeepGeometryError(f"structure space: kernels must be odd, got {self.kernels}")
 
@@ -98,13 +104,25 @@ def train_structure(item: dict) -> dict:
     torch.manual_seed(int(item.get("seed", 0)))
     model = small_cnn(structure, ds.input_shape, ds.n_classes)
     t0 = time.perf_counter()
-    res = train_classifier(model, x_tr, y_tr, epochs=int(item.get("epochs", 8)), lr=float(item.get("lr", 3e-3)),
-                           batch_size=int(item.get("batch_size", 64)), seed=int(item.get("seed", 0)))
+    res = train_classifier(
+        model,
+        x_tr,
+        y_tr,
+        epochs=int(item.get("epochs", 8)),
+        lr=float(item.get("lr", 3e-3)),
+        batch_size=int(item.get("batch_size", 64)),
+        seed=int(item.get("seed", 0)),
+    )
     val_acc = float("nan") if res.diverged else accuracy(model, x_va, y_va)
     test_acc = float("nan") if res.diverged else accuracy(model, ds.x_test, ds.y_test)
-    return {"structure": list(structure), "macs": cnn_macs(structure, ds.input_shape, ds.n_classes),
-            "val_acc": val_acc, "test_acc": test_acc, "diverged": res.diverged,
-            "seconds": time.perf_counter() - t0}
+    return {
+        "structure": list(structure),
+        "macs": cnn_macs(structure, ds.input_shape, ds.n_classes),
+        "val_acc": val_acc,
+        "test_acc": test_acc,
+        "diverged": res.diverged,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def structure_energy(result: dict, lam: float, macs_max: float) -> float:
@@ -117,8 +135,12 @@ def pareto_front(results: Sequence[dict], acc_key: str = "val_acc") -> list[dict
     """Structures not dominated in (higher accuracy, fewer MACs), sorted by MACs."""
     front = []
     for r in results:
-        dominated = any(o["macs"] <= r["macs"] and o[acc_key] >= r[acc_key]
-                        and (o["macs"] < r["macs"] or o[acc_key] > r[acc_key]) for o in results)
+        dominated = any(
+            o["macs"] <= r["macs"]
+            and o[acc_key] >= r[acc_key]
+            and (o["macs"] < r["macs"] or o[acc_key] > r[acc_key])
+            for o in results
+        )
         if not dominated:
             front.append(r)
     return sorted(front, key=lambda r: r["macs"])
@@ -139,9 +161,20 @@ class ReinforceResult:
     history: list[dict]
 
 
-def reinforce_search(space: StructureSpace, evaluate: Callable[[Structure], dict], lam: float, macs_max: float, *,
-                     budget: int | None = None, samples_per_step: int = 4, max_steps: int = 500, lr: float = 0.5,
-                     reward_scale: float = 50.0, converged: float = 0.95, seed: int = 0) -> ReinforceResult:
+def reinforce_search(
+    space: StructureSpace,
+    evaluate: Callable[[Structure], dict],
+    lam: float,
+    macs_max: float,
+    *,
+    budget: int | None = None,
+    samples_per_step: int = 4,
+    max_steps: int = 500,
+    lr: float = 0.5,
+    reward_scale: float = 50.0,
+    converged: float = 0.95,
+    seed: int = 0,
+) -> ReinforceResult:
     """REINFORCE over the factorised categorical policy on ``space``; reward ``-F`` (eq. 31).
 
     At most ``budget`` distinct structures are trained (default: the grid's size; samples of untrained
@@ -149,8 +182,9 @@ def reinforce_search(space: StructureSpace, evaluate: Callable[[Structure], dict
     ``converged`` or after ``max_steps`` policy updates; returns the policy's mode.
     """
     if samples_per_step < 1 or max_steps < 1 or lr <= 0:
-        raise DeepGeometryError(f"bad REINFORCE settings: samples_per_step={samples_per_step}, "
-                                f"max_steps={max_steps}, lr={lr}")
+        raise DeepGeometryError(
+            f"bad REINFORCE settings: samples_per_step={samples_per_step}, max_steps={max_steps}, lr={lr}"
+        )
     budget = len(space) if budget is None else int(budget)
     g = torch.Generator().manual_seed(int(seed))
     logits = [torch.zeros(len(c), dtype=torch.float64) for c in space.choices]
@@ -163,7 +197,7 @@ def reinforce_search(space: StructureSpace, evaluate: Callable[[Structure], dict
         picks = [[int(torch.multinomial(p, 1, generator=g)) for p in probs] for _ in range(samples_per_step)]
         rewards, kept = [], []
         for pick in picks:
-            s: Structure = tuple(c[i] for c, i in zip(space.choices, pick))  # type: ignore[assignment]
+            s: Structure = tuple(c[i] for c, i in zip(space.choices, pick, strict=False))  # type: ignore[assignment]
             if s not in cache:
                 if len(cache) >= budget:  # out of trainings: this sample cannot be scored
                     continue
@@ -176,22 +210,31 @@ def reinforce_search(space: StructureSpace, evaluate: Callable[[Structure], dict
         picks = kept
         mean_r = sum(rewards) / len(rewards)
         baseline = mean_r if baseline is None else 0.8 * baseline + 0.2 * mean_r
-        for pick, r in zip(picks, rewards):
+        for pick, r in zip(picks, rewards, strict=False):
             adv = r - baseline
-            for lg, p, i in zip(logits, probs, pick):
+            for lg, p, i in zip(logits, probs, pick, strict=False):
                 grad = -p.clone()
                 grad[i] += 1.0  # d log softmax_i / d logits
                 lg += lr * adv * grad / len(picks)
-        mode = tuple(c[int(torch.argmax(lg))] for c, lg in zip(space.choices, logits))
+        mode = tuple(c[int(torch.argmax(lg))] for c, lg in zip(space.choices, logits, strict=False))
         history.append({"step": step + 1, "mean_reward": mean_r, "distinct": len(cache), "mode": list(mode)})
         if all(float(torch.softmax(lg, 0).max()) > converged for lg in logits):
             break
-    chosen: Structure = tuple(c[int(torch.argmax(lg))] for c, lg in zip(space.choices, logits))  # type: ignore
-    return ReinforceResult(chosen, [torch.softmax(lg, 0).tolist() for lg in logits], len(cache), n_samples, history)
+    chosen: Structure = tuple(c[int(torch.argmax(lg))] for c, lg in zip(space.choices, logits, strict=False))  # type: ignore
+    return ReinforceResult(
+        chosen, [torch.softmax(lg, 0).tolist() for lg in logits], len(cache), n_samples, history
+    )
 
 
-def structure_search(space: StructureSpace, results: Sequence[dict], lambdas: Sequence[float], *,
-                     target: float = 0.95, seed: int = 0, **reinforce_options: object) -> dict:
+def structure_search(
+    space: StructureSpace,
+    results: Sequence[dict],
+    lambdas: Sequence[float],
+    *,
+    target: float = 0.95,
+    seed: int = 0,
+    **reinforce_options: object,
+) -> dict:
     """Grid optimum and REINFORCE choice for each lambda, over the trained ``results`` of the whole grid.
 
     ``results`` are :func:`train_structure` outputs for every structure of ``space`` (the exhaustive grid);
@@ -200,7 +243,9 @@ def structure_search(space: StructureSpace, results: Sequence[dict], lambdas: Se
     by_s = {tuple(r["structure"]): r for r in results}
     missing = [s for s in space.all() if s not in by_s]
     if missing:
-        raise DeepGeometryError(f"structure_search: no trained result for {missing[:3]} (and {len(missing)} total)")
+        raise DeepGeometryError(
+            f"structure_search: no trained result for {missing[:3]} (and {len(missing)} total)"
+        )
     macs_max = float(max(r["macs"] for r in results))
     rows = []
     for lam in lambdas:
@@ -209,13 +254,31 @@ def structure_search(space: StructureSpace, results: Sequence[dict], lambdas: Se
         rf_res = by_s[rf.chosen]
         e_grid = structure_energy(grid_best, lam, macs_max)
         e_rf = structure_energy(rf_res, lam, macs_max)
-        rows.append({"lambda": float(lam), "grid_structure": list(grid_best["structure"]), "grid_energy": e_grid,
-                     "grid_val_acc": grid_best["val_acc"], "grid_test_acc": grid_best["test_acc"],
-                     "grid_macs": grid_best["macs"], "reinforce_structure": list(rf.chosen),
-                     "reinforce_energy": e_rf, "reinforce_val_acc": rf_res["val_acc"],
-                     "reinforce_test_acc": rf_res["test_acc"], "reinforce_macs": rf_res["macs"],
-                     "reinforce_distinct_trainings": rf.distinct_evaluations, "reinforce_samples": rf.samples,
-                     "energy_gap": e_rf - e_grid, "same_choice": list(rf.chosen) == list(grid_best["structure"])})
+        rows.append(
+            {
+                "lambda": float(lam),
+                "grid_structure": list(grid_best["structure"]),
+                "grid_energy": e_grid,
+                "grid_val_acc": grid_best["val_acc"],
+                "grid_test_acc": grid_best["test_acc"],
+                "grid_macs": grid_best["macs"],
+                "reinforce_structure": list(rf.chosen),
+                "reinforce_energy": e_rf,
+                "reinforce_val_acc": rf_res["val_acc"],
+                "reinforce_test_acc": rf_res["test_acc"],
+                "reinforce_macs": rf_res["macs"],
+                "reinforce_distinct_trainings": rf.distinct_evaluations,
+                "reinforce_samples": rf.samples,
+                "energy_gap": e_rf - e_grid,
+                "same_choice": list(rf.chosen) == list(grid_best["structure"]),
+            }
+        )
     cheapest = cheapest_reaching(results, target)
-    return {"rows": rows, "pareto": pareto_front(results), "grid_size": len(space), "macs_max": macs_max,
-            "target": target, "cheapest_reaching_target": cheapest}
+    return {
+        "rows": rows,
+        "pareto": pareto_front(results),
+        "grid_size": len(space),
+        "macs_max": macs_max,
+        "target": target,
+        "cheapest_reaching_target": cheapest,
+    }

@@ -2,7 +2,8 @@
 
 :func:`train_ep` follows Scellier & Bengio (2017): persistent particles (each example's free phase starts from
 its previous free fixed point), random-sign beta, per-layer learning rates, minibatch 20, and measures the
-errors the way their code does (training error from the free fixed points met during the epoch, test error from
+errors the way their code does (training error from the free fixed points met during the epoch, test
+error from
 the test examples' persistent particles relaxed for ``free_steps`` once per epoch). It watches for the failure
 the paper's literal two-hidden-layer settings run into: all output units pinned at 0 ("dead outputs"), after
 which the network can only predict class 0 and the EP update of the output layer vanishes. Training that dies
@@ -16,9 +17,9 @@ comparison measured in the same run.
 from __future__ import annotations
 
 import logging
-from collections import deque
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -65,15 +66,25 @@ class EPConfig:
 
     def validate(self) -> None:
         if len(self.lrs) != len(self.arch) - 1:
-            raise DeepGeometryError(f"need one learning rate per weight layer: arch {self.arch} has "
-                                    f"{len(self.arch) - 1}, got lrs={self.lrs}")
+            raise DeepGeometryError(
+                f"need one learning rate per weight layer: arch {self.arch} has "
+                f"{len(self.arch) - 1}, got lrs={self.lrs}"
+            )
         if self.beta == 0.0 or not math.isfinite(self.beta):
             raise DeepGeometryError(f"the nudged phase needs a finite beta != 0, got beta={self.beta}")
         if self.estimator not in ("one-sided", "symmetric"):
             raise DeepGeometryError(f"unknown estimator {self.estimator!r}; use 'one-sided' or 'symmetric'")
-        if self.epochs < 0 or self.batch_size < 1 or self.free_steps < 1 or self.nudged_steps < 1 or self.eps <= 0:
-            raise DeepGeometryError(f"bad EP settings: epochs={self.epochs}, batch_size={self.batch_size}, "
-                                    f"free_steps={self.free_steps}, nudged_steps={self.nudged_steps}, eps={self.eps}")
+        if (
+            self.epochs < 0
+            or self.batch_size < 1
+            or self.free_steps < 1
+            or self.nudged_steps < 1
+            or self.eps <= 0
+        ):
+            raise DeepGeometryError(
+                f"bad EP settings: epochs={self.epochs}, batch_size={self.batch_size}, "
+                f"free_steps={self.free_steps}, nudged_steps={self.nudged_steps}, eps={self.eps}"
+            )
 
 
 def scellier_bengio_config(arch: str | Sequence[int] = (784, 500, 10), **overrides: object) -> EPConfig:
@@ -82,7 +93,7 @@ def scellier_bengio_config(arch: str | Sequence[int] = (784, 500, 10), **overrid
     n_hidden = len(sizes) - 2
     free, nudged, eps, beta, lrs = SCELLIER_BENGIO.get(n_hidden, SCELLIER_BENGIO[1])
     if n_hidden not in SCELLIER_BENGIO:
-        lrs = tuple(0.1 / 2 ** k for k in range(len(sizes) - 1))
+        lrs = tuple(0.1 / 2**k for k in range(len(sizes) - 1))
     cfg = EPConfig(arch=sizes, free_steps=free, nudged_steps=nudged, eps=eps, beta=beta, lrs=tuple(lrs))
     cfg = replace(cfg, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items()})
     cfg.validate()
@@ -110,25 +121,45 @@ class TrainRecord:
         return sum(e["seconds"] for e in self.epochs) / len(self.epochs)
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "config": self.config, "epochs": self.epochs, "status": self.status,
-                "detail": self.detail, "final_test_error": self.final_test_error,
-                "seconds_per_epoch": self.seconds_per_epoch}
+        return {
+            "method": self.method,
+            "config": self.config,
+            "epochs": self.epochs,
+            "status": self.status,
+            "detail": self.detail,
+            "final_test_error": self.final_test_error,
+            "seconds_per_epoch": self.seconds_per_epoch,
+        }
 
 
 def _check_data(arch: Sequence[int], x: torch.Tensor, n_classes: int) -> None:
     if x.dim() != 2:
-        raise DeepGeometryError(f"inputs must be flat (N, D); got shape {tuple(x.shape)} (use Dataset.flat())")
+        raise DeepGeometryError(
+            f"inputs must be flat (N, D); got shape {tuple(x.shape)} (use Dataset.flat())"
+        )
     if arch[0] != x.shape[1] or arch[-1] != n_classes:
-        raise DeepGeometryError(f"architecture {'-'.join(map(str, arch))} does not match the data: it needs "
-                                f"{x.shape[1]} inputs and {n_classes} outputs")
+        raise DeepGeometryError(
+            f"architecture {'-'.join(map(str, arch))} does not match the data: it needs "
+            f"{x.shape[1]} inputs and {n_classes} outputs"
+        )
     if x.min() < 0 or x.max() > 1:
-        raise DeepGeometryError(f"inputs must lie in [0, 1] (hard-sigmoid units); got [{x.min():.3g}, {x.max():.3g}]")
+        raise DeepGeometryError(
+            f"inputs must lie in [0, 1] (hard-sigmoid units); got [{x.min():.3g}, {x.max():.3g}]"
+        )
 
 
-def train_ep(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
-             y_test: torch.Tensor, n_classes: int, *, net: HopfieldNet | None = None,
-             on_epoch: Callable[[dict], None] | None = None,
-             on_batch: Callable[[int, int], None] | None = None) -> tuple[TrainRecord, HopfieldNet]:
+def train_ep(
+    cfg: EPConfig,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    n_classes: int,
+    *,
+    net: HopfieldNet | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> tuple[TrainRecord, HopfieldNet]:
     """Train a Hopfield net by EP (eq. 10) on flat inputs in [0, 1]; see the module docstring.
 
     ``on_epoch(row)`` receives each epoch's row; ``on_batch(i, n)`` each minibatch (for progress bars).
@@ -153,12 +184,12 @@ def train_ep(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test
         wrong, cost_sum, seen = 0, 0.0, 0
         stop = False
         for bi, i in enumerate(range(0, n, cfg.batch_size)):
-            idx = perm[i:i + cfg.batch_size]
+            idx = perm[i : i + cfg.batch_size]
             x, d = x_train[idx], d_train[idx]
             start = [p[idx] for p in particles] if cfg.persistent else net.zero_state(len(idx))
             free = hopfield_relax(net.weights, net.biases, x, start, steps=cfg.free_steps, eps=cfg.eps)
             if cfg.persistent:
-                for p, s in zip(particles, free):
+                for p, s in zip(particles, free, strict=False):
                     p[idx] = s
             out = free[-1]
             wrong += int((out.argmax(1) != y_train[idx]).sum())
@@ -167,26 +198,43 @@ def train_ep(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test
             # dead outputs: a unit exactly 0 on every example for `dead_patience` consecutive minibatches
             zero_run = torch.where(out.max(0).values == 0.0, zero_run + 1, torch.zeros_like(zero_run))
             n_dead = int((zero_run >= cfg.dead_patience).sum())
-            log.debug("epoch %d minibatch %d: %d output units at 0, %d dead, %.2f examples all-zero", epoch + 1,
-                      bi + 1, int((out.max(0).values == 0).sum()), n_dead, float((out.max(1).values == 0).float().mean()))
+            log.debug(
+                "epoch %d minibatch %d: %d output units at 0, %d dead, %.2f examples all-zero",
+                epoch + 1,
+                bi + 1,
+                int((out.max(0).values == 0).sum()),
+                n_dead,
+                float((out.max(1).values == 0).float().mean()),
+            )
             dead_hist.append(n_dead / cfg.arch[-1])
             if len(dead_hist) == dead_hist.maxlen and sum(dead_hist) / len(dead_hist) >= 0.5:
                 rec.status = "dead outputs"
-                rec.detail = (f"on average {100 * sum(dead_hist) / len(dead_hist):.0f}% of the {cfg.arch[-1]} output "
-                              f"units were dead (0 on every example for >= {cfg.dead_patience} minibatches) over "
-                              f"the last {len(dead_hist)} minibatches (epoch {epoch + 1}, minibatch {bi + 1}); "
-                              f"their classes cannot be predicted, training stopped")
+                rec.detail = (
+                    f"on average {100 * sum(dead_hist) / len(dead_hist):.0f}% of the {cfg.arch[-1]} output "
+                    f"units were dead (0 on every example for >= {cfg.dead_patience} minibatches) over "
+                    f"the last {len(dead_hist)} minibatches (epoch {epoch + 1}, minibatch {bi + 1}); "
+                    f"their classes cannot be predicted, training stopped"
+                )
                 stop = True
                 break
             beta = cfg.beta
             if cfg.random_sign and cfg.estimator == "one-sided" and bool(torch.rand((), generator=g) < 0.5):
                 beta = -beta
-            nudged = hopfield_relax(net.weights, net.biases, x, free, steps=cfg.nudged_steps, eps=cfg.eps,
-                                    beta=beta, target=d)
+            nudged = hopfield_relax(
+                net.weights, net.biases, x, free, steps=cfg.nudged_steps, eps=cfg.eps, beta=beta, target=d
+            )
             nudged_neg = None
             if cfg.estimator == "symmetric":
-                nudged_neg = hopfield_relax(net.weights, net.biases, x, free, steps=cfg.nudged_steps, eps=cfg.eps,
-                                            beta=-beta, target=d)
+                nudged_neg = hopfield_relax(
+                    net.weights,
+                    net.biases,
+                    x,
+                    free,
+                    steps=cfg.nudged_steps,
+                    eps=cfg.eps,
+                    beta=-beta,
+                    target=d,
+                )
             grad = hopfield_ep_gradient(x, free, nudged, beta, nudged_neg)
             for k in range(L):
                 net.weights[k].sub_(cfg.lrs[k] * grad[k])
@@ -198,13 +246,19 @@ def train_ep(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test
                 on_batch(epoch * batches + bi + 1, cfg.epochs * batches)
         if stop and seen == 0:
             break
-        test_particles = hopfield_relax(net.weights, net.biases, x_test, test_particles, steps=cfg.free_steps,
-                                        eps=cfg.eps)
+        test_particles = hopfield_relax(
+            net.weights, net.biases, x_test, test_particles, steps=cfg.free_steps, eps=cfg.eps
+        )
         test_out = test_particles[-1]
         dead_units = int((zero_run >= cfg.dead_patience).sum())
-        row = {"epoch": epoch + 1, "train_error": wrong / max(1, seen), "train_cost": cost_sum / max(1, seen),
-               "test_error": float((test_out.argmax(1) != y_test).float().mean()),
-               "dead_output_units": dead_units, "seconds": time.perf_counter() - t0}
+        row = {
+            "epoch": epoch + 1,
+            "train_error": wrong / max(1, seen),
+            "train_cost": cost_sum / max(1, seen),
+            "test_error": float((test_out.argmax(1) != y_test).float().mean()),
+            "dead_output_units": dead_units,
+            "seconds": time.perf_counter() - t0,
+        }
         rec.epochs.append(row)
         if on_epoch is not None:
             on_epoch(row)
@@ -213,32 +267,56 @@ def train_ep(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test
     return rec, net
 
 
-def mlp(arch: Sequence[int], activation: str = "sigmoid", *, seed: int = 0,
-        dtype: torch.dtype = torch.float32) -> torch.nn.Sequential:
+def mlp(
+    arch: Sequence[int], activation: str = "sigmoid", *, seed: int = 0, dtype: torch.dtype = torch.float32
+) -> torch.nn.Sequential:
     """A feed-forward net with layer widths ``arch`` (``Linear`` + ``activation`` between layers)."""
-    acts = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "hardsigmoid": lambda: torch.nn.Hardtanh(0.0, 1.0)}
+    acts = {
+        "sigmoid": torch.nn.Sigmoid,
+        "relu": torch.nn.ReLU,
+        "hardsigmoid": lambda: torch.nn.Hardtanh(0.0, 1.0),
+    }
     if activation not in acts:
         raise DeepGeometryError(f"unknown activation {activation!r}; use one of {sorted(acts)}")
     torch.manual_seed(int(seed))
     layers: list[torch.nn.Module] = []
-    for k, (a, b) in enumerate(zip(arch[:-1], arch[1:])):
+    for k, (a, b) in enumerate(zip(arch[:-1], arch[1:], strict=False)):
         layers.append(torch.nn.Linear(a, b, dtype=dtype))
         if k < len(arch) - 2:
             layers.append(acts[activation]())
     return torch.nn.Sequential(*layers)
 
 
-def train_backprop(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
-                   y_test: torch.Tensor, n_classes: int, *, activation: str = "sigmoid", lr: float = 1e-3,
-                   on_epoch: Callable[[dict], None] | None = None) -> tuple[TrainRecord, torch.nn.Module]:
-    """The backprop reference: an MLP with EP's architecture (``cfg.arch``), trained on the same split with the
+def train_backprop(
+    cfg: EPConfig,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    n_classes: int,
+    *,
+    activation: str = "sigmoid",
+    lr: float = 1e-3,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> tuple[TrainRecord, torch.nn.Module]:
+    """The backprop reference: an MLP with EP's architecture (``cfg.arch``), trained on the same split
+    with the
     same minibatch size, epochs and seed, by Adam on the cross-entropy (a standard, well-tuned baseline)."""
     cfg.validate()
     _check_data(cfg.arch, x_train, n_classes)
     model = mlp(cfg.arch, activation, seed=cfg.seed, dtype=x_train.dtype)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    rec = TrainRecord("backprop", {**asdict(cfg), "arch": "-".join(map(str, cfg.arch)), "activation": activation,
-                                   "optimizer": "adam", "lr": lr, "loss": "cross-entropy"})
+    rec = TrainRecord(
+        "backprop",
+        {
+            **asdict(cfg),
+            "arch": "-".join(map(str, cfg.arch)),
+            "activation": activation,
+            "optimizer": "adam",
+            "lr": lr,
+            "loss": "cross-entropy",
+        },
+    )
     g = torch.Generator().manual_seed(int(cfg.seed) + 1)
     n = len(x_train)
     for epoch in range(cfg.epochs):
@@ -246,7 +324,7 @@ def train_backprop(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, 
         perm = torch.randperm(n, generator=g)
         wrong, cost_sum = 0, 0.0
         for i in range(0, n, cfg.batch_size):
-            idx = perm[i:i + cfg.batch_size]
+            idx = perm[i : i + cfg.batch_size]
             out = model(x_train[idx])
             loss = torch.nn.functional.cross_entropy(out, y_train[idx])
             opt.zero_grad(set_to_none=True)
@@ -259,8 +337,13 @@ def train_backprop(cfg: EPConfig, x_train: torch.Tensor, y_train: torch.Tensor, 
             break
         with torch.no_grad():
             test_error = float((model(x_test).argmax(1) != y_test).float().mean())
-        row = {"epoch": epoch + 1, "train_error": wrong / n, "train_cost": cost_sum / n, "test_error": test_error,
-               "seconds": time.perf_counter() - t0}
+        row = {
+            "epoch": epoch + 1,
+            "train_error": wrong / n,
+            "train_cost": cost_sum / n,
+            "test_error": test_error,
+            "seconds": time.perf_counter() - t0,
+        }
         rec.epochs.append(row)
         if on_epoch is not None:
             on_epoch(row)

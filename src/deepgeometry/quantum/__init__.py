@@ -4,24 +4,24 @@ T = SU(2^n) acting on state vectors; a computation is a curve ``dU/dt = -iH(t) U
 is the curve's length under eq. (1); the complexity of U is the length of the minimal geodesic.
 """
 
-from .complexity import Complexity as Complexity
-from .complexity import Connection as Connection
-from .complexity import check_unitary as check_unitary
-from .complexity import cnot as cnot
-from .complexity import complexity as complexity
-from .complexity import connect as connect
-from .complexity import haar as haar
-from .complexity import log_branches as log_branches
-from .complexity import parse_target as parse_target
-from .complexity import principal_hamiltonian as principal_hamiltonian
-from .complexity import qft as qft
-from .complexity import shoot as shoot
-from .complexity import toffoli as toffoli
 from .curvature import MEASURES as MEASURES
 from .curvature import CurvatureStats as CurvatureStats
 from .curvature import curvature_stats as curvature_stats
 from .curvature import pauli_planes as pauli_planes
 from .curvature import sample_curvatures as sample_curvatures
+from .geodesics import Complexity as Complexity
+from .geodesics import Connection as Connection
+from .geodesics import check_unitary as check_unitary
+from .geodesics import cnot as cnot
+from .geodesics import complexity as complexity
+from .geodesics import connect as connect
+from .geodesics import haar as haar
+from .geodesics import log_branches as log_branches
+from .geodesics import parse_target as parse_target
+from .geodesics import principal_hamiltonian as principal_hamiltonian
+from .geodesics import qft as qft
+from .geodesics import shoot as shoot
+from .geodesics import toffoli as toffoli
 from .metric import PauliGroup as PauliGroup
 from .metric import PenaltyMetric as PenaltyMetric
 from .metric import one_local as one_local

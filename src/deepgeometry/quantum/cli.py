@@ -60,7 +60,7 @@ def _print_json(obj) -> None:
 
 
 def _complexity(args: argparse.Namespace) -> int:
-    from .complexity import complexity, parse_target
+    from .geodesics import complexity, parse_target
 
     target = parse_target(args.target, args.qubits)
     qs = sorted(set(_qlist(args.q)))
@@ -99,7 +99,7 @@ def _curvature(args: argparse.Namespace) -> int:
 
 
 def _synthesize(args: argparse.Namespace) -> int:
-    from .complexity import complexity, parse_target
+    from .geodesics import complexity, parse_target
     from .metric import PenaltyMetric
     from .synthesis import staircase
 

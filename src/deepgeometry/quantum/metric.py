@@ -79,9 +79,9 @@ class PauliGroup:
     def log(self, g: torch.Tensor) -> torch.Tensor:
         """Coordinates ``h`` of the principal logarithm ``g = exp(-iH)`` (SU branch closest to 0).
 
-        See :func:`deepgeometry.quantum.complexity.principal_hamiltonian` for the branch choice.
+        See :func:`deepgeometry.quantum.geodesics.principal_hamiltonian` for the branch choice.
         """
-        from .complexity import principal_hamiltonian
+        from .geodesics import principal_hamiltonian
 
         return principal_hamiltonian(g, phase="su")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from ..plate import PlateContext, Verdict, plate
 
 NEG_SUPPORTED = 0.9  # "almost everywhere negative": at least 90% of planes
@@ -12,7 +10,7 @@ NEG_REFUTED = 0.5  # fewer than half negative: the claim fails under that measur
 
 def _complexity_job(item: dict) -> dict:
     """One target's continuation (module level: picklable for ctx.map)."""
-    C = importlib.import_module("deepgeometry.quantum.complexity")
+    from deepgeometry.quantum import geodesics as C
     u = C.parse_target(item["target"], item["n"])
     res = C.complexity(u, item["n"], item["q"], branches=item.get("branches", 1),
                        time_limit=item.get("time_limit"))

@@ -352,15 +352,17 @@ class Connection:
     geodesic: Geodesic | None = None
     dm0_dq: torch.Tensor | None = None
     jacobian: torch.Tensor | None = None
+    multiple_shooting: bool = False
 
     def to_dict(self) -> dict:
         return {"q": self.q, "length": self.length, "residual": self.residual, "converged": self.converged,
                 "iterations": self.iterations, "steps": self.steps,
-                "integration_error": self.integration_error}
+                "integration_error": self.integration_error, "multiple_shooting": self.multiple_shooting}
 
 
 def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, steps: int | None = None,
-            tol: float = 1e-10, max_iter: int = 25, tangent: bool = False, finish: bool = True) -> Connection:
+            tol: float = 1e-10, max_iter: int = 25, tangent: bool = False, finish: bool = True,
+            segments: int = 4) -> Connection:
     """Solve ``U(1) = target`` (an SU(2^n) matrix) by Newton / Levenberg-Marquardt on the momentum.
 
     The residual is ``R`` with ``U(1) V^dagger = exp(-iR)`` (so ``|R|`` is the bi-invariant distance
@@ -382,6 +384,10 @@ def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, st
         Also return ``dm0/dq`` along the solution branch (for continuation predictors).
     finish
         Integrate the converged geodesic with the plain group (length, energy, trajectory).
+    segments
+        When single shooting stalls (not converged after ``max_iter``), fall back to
+        :func:`connect_multiple` on this many segments, started from the best single shot with its
+        endpoint miss spread along the curve; ``1`` disables the fallback.
 
     Returns
     -------
@@ -407,13 +413,27 @@ def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, st
         if not torch.all(torch.isfinite(m_new)):
             mu = max(mu * 10.0, 1e-3 * float(torch.diagonal(jtj).mean()))
             continue
-        u_new, r_new, j_new, rq_new = shoot_jacobian(metric, m_new, target, n_steps, tangent)
+        try:
+            u_new, r_new, j_new, rq_new = shoot_jacobian(metric, m_new, target, n_steps, tangent)
+        except torch.linalg.LinAlgError:  # a wild trial step (eigh of a huge Hamiltonian): damp more
+            mu = max(mu * 10.0, 1e-3 * float(torch.diagonal(jtj).mean()))
+            continue
         err_new = endpoint_error(u_new, target)
         if float(torch.linalg.vector_norm(r_new)) < float(torch.linalg.vector_norm(r)) or err_new < 0.5 * err:
             m, u1, r, jac, rq, err = m_new, u_new, r_new, j_new, rq_new, err_new
             mu = mu / 10.0 if mu > 1e-12 * float(torch.diagonal(jtj).mean()) else 0.0
         else:
             mu = max(mu * 10.0, 1e-3 * float(torch.diagonal(jtj).mean()))
+    if err >= tol and int(segments) > 1:
+        guess = multiple_shooting_guess(metric, target, int(segments), n_steps, m0=m)
+        ms = connect_multiple(metric, target, guess, steps=n_steps, tol=tol, max_iter=max_iter, polish=False)
+        if ms.converged:
+            log.debug("single shooting stalled at %.2e; multiple shooting (K=%d) converged", err, segments)
+            res = connect(metric, target, ms.m0, steps=ms.steps, tol=tol, max_iter=4, tangent=tangent,
+                          finish=finish, segments=1)
+            res.iterations += it + ms.iterations
+            res.multiple_shooting = True
+            return res
     res = Connection(q=metric.q, m0=m, target=target, steps=n_steps, residual=err, converged=err < tol,
                      iterations=it, jacobian=jac)
     if res.converged and tangent and rq is not None:
@@ -462,6 +482,169 @@ def refine(metric: PenaltyMetric, conn: Connection, *, int_tol: float = 1e-8, to
             if not nxt.converged:
                 return cur
         cur = nxt
+
+
+# -------------------------------------------------------------------------------- multiple shooting
+def _segment_jet(metric: PenaltyMetric, m: torch.Tensor, steps: int, t1: float
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flow of one segment of length ``t1`` from momentum ``m`` at the identity, with its exact
+    derivatives: ``(phi, mom)``, ``phi`` ``(1 + D, d, d)`` (row 0 = phi(t1), rows 1.. = d phi / d m_a)
+    and ``mom`` ``(1 + D, D)`` (row 0 = m(t1), rows 1.. = d m(t1) / d m_a)."""
+    tg = _TangentPauliGroup(metric.group)
+    jet = torch.cat([m[None], torch.eye(metric.group.dim, dtype=torch.float64)])
+    geo = euler_arnold(tg, _JetMetric(metric, False), jet, steps=steps, t1=t1, reconstruct=True)
+    return geo.trajectory[-1], geo.momenta[-1]
+
+
+@dataclass
+class _MSState:
+    """Unknowns of the multiple-shooting system: momenta ``m_k`` at ``t_k = k/K`` (K, D) and group
+    points ``g_k`` (K + 1, d, d) with ``g_0 = I`` and ``g_K = V`` fixed."""
+
+    m: torch.Tensor
+    g: torch.Tensor
+
+
+def _ms_system(metric: PenaltyMetric, st: _MSState, sps: int, basis: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Residual ``F`` (group defects R_k, then momentum defects M_k), its exact Jacobian and the largest
+    spectral-norm group defect ``max_k ||phi_k g_k - g_{k+1}||``.
+
+    Unknowns are ordered ``m_0..m_{K-1}`` then ``delta_1..delta_{K-1}`` (``g_k <- exp(-i delta_k) g_k``).
+    The group defect is ``R_k`` with ``phi_k g_k g_{k+1}^dagger = exp(-i R_k)``; the momentum defect is
+    ``M_k = m(t_{k+1}^-) - m_{k+1}`` (the momentum equation does not involve g, so no g-derivative).
+    """
+    kseg, dim = st.m.shape
+    nu = kseg * dim + (kseg - 1) * dim
+    rows = (2 * kseg - 1) * dim
+    jac = torch.zeros(rows, nu, dtype=torch.float64)
+    f = torch.zeros(rows, dtype=torch.float64)
+    worst = 0.0
+    for k in range(kseg):
+        phi, mom = _segment_jet(metric, st.m[k], sps, 1.0 / kseg)
+        right = st.g[k] @ st.g[k + 1].conj().T
+        e = phi[0] @ right
+        r, z, theta = _log_residual(e)
+        worst = max(worst, endpoint_error(phi[0] @ st.g[k], st.g[k + 1]))
+        gi = slice(k * dim, (k + 1) * dim)
+        f[gi] = r
+        jac[gi, k * dim:(k + 1) * dim] = _dlog(phi[1:] @ right, z, theta).T
+        if k >= 1:  # d/d delta_k: g_k -> exp(-i delta) g_k
+            col = kseg * dim + (k - 1) * dim
+            jac[gi, col:col + dim] = _dlog(phi[0] @ (-1j * basis) @ right, z, theta).T
+        if k + 1 <= kseg - 1:  # d/d delta_{k+1}: g_{k+1}^dagger -> g_{k+1}^dagger exp(i delta)
+            col = kseg * dim + k * dim
+            jac[gi, col:col + dim] = _dlog(e @ (1j * basis), z, theta).T
+            mi = slice(kseg * dim + k * dim, kseg * dim + (k + 1) * dim)
+            f[mi] = mom[0] - st.m[k + 1]
+            jac[mi, k * dim:(k + 1) * dim] = mom[1:].T
+            jac[mi, (k + 1) * dim:(k + 2) * dim] = -torch.eye(dim, dtype=torch.float64)
+    return f, jac, worst
+
+
+def _ms_update(st: _MSState, delta: torch.Tensor, group: PauliGroup) -> _MSState:
+    kseg, dim = st.m.shape
+    m = st.m + delta[:kseg * dim].reshape(kseg, dim)
+    g = st.g.clone()
+    if kseg > 1:
+        g[1:kseg] = group.exp(delta[kseg * dim:].reshape(kseg - 1, dim)) @ g[1:kseg]
+    return _MSState(m, g)
+
+
+def multiple_shooting_guess(metric: PenaltyMetric, target: torch.Tensor, segments: int, steps: int, *,
+                            m0: torch.Tensor | None = None, geodesic: Geodesic | None = None) -> _MSState:
+    """Initial unknowns for :func:`connect_multiple` on ``segments`` equal pieces of ``[0, 1]``.
+
+    From ``geodesic`` (a curve from I to the target, e.g. the solution at a nearby q): its group points
+    and momenta at ``t_k`` (the momentum, not the velocity, is what varies slowly with q). From
+    ``m0``: the single shot of that momentum, with its endpoint miss ``g(1) V^dagger = exp(-iR)`` spread
+    along the curve, ``g_k = exp(i t_k R) g(t_k)``, so that the group points run from I to V.
+    """
+    sps = -(-steps // segments)
+    kseg = int(segments)
+    if geodesic is None:
+        if m0 is None:
+            raise DeepGeometryError("multiple_shooting_guess: give m0 or a geodesic")
+        geodesic = euler_arnold(metric.group, metric, m0, steps=kseg * sps)
+        fix = True
+    else:
+        fix = False
+    times = geodesic.times
+    idx = [int(torch.argmin((times - k / kseg).abs())) for k in range(kseg + 1)]
+    g = geodesic.trajectory[idx].clone()
+    r = _log_residual(g[-1] @ target.conj().T)[0]  # the miss (0 for a curve that reaches V)
+    for k in range(1, kseg):
+        g[k] = metric.group.exp(-(k / kseg) * r) @ g[k]
+    g[0] = torch.eye(g.shape[-1], dtype=g.dtype)
+    g[-1] = target
+    m = geodesic.momenta[idx[:-1]].clone()
+    return _MSState(m, g)
+
+
+def connect_multiple(metric: PenaltyMetric, target: torch.Tensor, guess: _MSState, *, steps: int,
+                     tol: float = 1e-10, max_iter: int = 30, polish: bool = True) -> Connection:
+    """Multiple shooting for ``U(1) = target``: ``[0, 1]`` cut into K equal segments.
+
+    Unknowns: the momenta ``m_k`` at the K segment starts and the K - 1 interior group points ``g_k``;
+    equations: ``phi_k(m_k) g_k = g_{k+1}`` (``g_0 = I``, ``g_K = V``) and momentum continuity
+    ``m(t_{k+1}^-) = m_{k+1}``. Every segment is integrated from the identity (right invariance:
+    the curve on segment k is ``phi_k(t) g_k``) by the tangent group, giving the exact block Jacobian;
+    Levenberg-Marquardt on the whole system. Each segment only integrates over ``1/K``, so the
+    sensitivity ``d phi / d m`` that makes single shooting stall at large q grows over ``1/K`` instead
+    of 1, and the interior points let the iteration start from a whole curve rather than one momentum.
+
+    With ``steps`` a multiple of K, the converged unknowns are a single-shooting solution of the same
+    discrete integrator (RK4 + Magnus is a one-step method); ``polish`` re-solves from ``m_0`` with
+    :func:`connect` (exact Jacobian, ``dm0/dq`` tangent, plain geodesic), which then needs 0-2
+    iterations. Without ``polish`` the returned connection carries only ``m0`` and the residual.
+    """
+    kseg, dim = guess.m.shape
+    sps = -(-int(steps) // kseg)
+    basis = pauli.basis(metric.n_qubits)
+    # momentum defects are weighed in the dual metric norm |M|_* = |M / sqrt(w)| (commensurate with the
+    # group defects); LM with Marquardt's diagonal scaling and the gain-ratio damping update
+    rw = torch.ones((2 * kseg - 1) * dim, dtype=torch.float64)
+    rw[kseg * dim:] = (1.0 / metric.weights.sqrt()).repeat(kseg - 1)
+
+    def system(state: _MSState) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+        f, jac, worst = _ms_system(metric, state, sps, basis)
+        mom = float(f[kseg * dim:].abs().max()) if kseg > 1 else 0.0
+        return rw * f, rw[:, None] * jac, worst, mom
+
+    st = guess
+    f, jac, worst, mom = system(st)
+    mu, it = 1e-3, 0
+    while (worst >= 0.1 * tol or mom >= 0.1 * tol) and it < max_iter:
+        it += 1
+        jtj = jac.T @ jac
+        grad = jac.T @ f
+        delta = torch.linalg.solve(jtj + mu * torch.diag(torch.diagonal(jtj)), -grad)
+        if not torch.all(torch.isfinite(delta)):
+            mu *= 10.0
+            continue
+        trial = _ms_update(st, delta, metric.group)
+        try:
+            f2, j2, w2, mom2 = system(trial)
+        except torch.linalg.LinAlgError:
+            mu *= 10.0
+            continue
+        fn2, fn = float(f2 @ f2), float(f @ f)
+        pred = fn - float((f + jac @ delta) @ (f + jac @ delta))
+        rho = (fn - fn2) / pred if pred > 0 else -1.0
+        if rho > 1e-4:
+            st, f, jac, worst, mom = trial, f2, j2, w2, mom2
+            mu = mu * max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+        else:
+            mu *= 4.0
+            if mu > 1e12:
+                break
+    log.debug("multiple shooting K=%d: %d iterations, defect %.2e", kseg, it, worst)
+    if not polish:
+        return Connection(q=metric.q, m0=st.m[0], target=target, steps=kseg * sps, residual=worst,
+                          converged=worst < tol and mom < tol, iterations=it)
+    res = connect(metric, target, st.m[0], steps=kseg * sps, tol=tol, max_iter=4, segments=1)
+    res.iterations += it
+    return res
 
 
 # ------------------------------------------------------------------------------------ continuation
