@@ -48,7 +48,8 @@ def bench_continuation(n: int, qmax: float, seed: int = 0, branches: int = 1) ->
     worst = max(max(p) for p in res.path_residuals if p)
     steps = sum(len(p) for p in res.q_path)
     print(f"continuation n={n} Haar seed {seed}, q 1 -> {qmax:g}, {branches} branch(es): {dt:.1f} s, "
-          f"{steps} q steps, worst residual on the path {worst:.1e}, converged {all(res.converged)}")
+          f"{steps} q steps, worst residual on the path {worst:.1e}, converged {all(res.converged)}, "
+          f"multiple-shooting rescues {res.multiple_shooting_steps}")
     for q, length, e in zip(res.q_values, res.lengths, res.to_dict()["integration_error"], strict=True):
         print(f"  q={q:<7g} length {length}  integration error {e}")
 

@@ -96,3 +96,37 @@ def test_sandwich_on_a_minimal_geodesic():
 def test_phase_distance_ignores_global_phase():
     u = C.haar(2, 1)
     assert phase_distance(u, np.exp(0.7j) * u) < 1e-12
+
+
+def test_sandwich_for_a_circuit_of_easy_gates():
+    # U = product of four 2-qubit gates exp(-i H_j): ||log U|| = d_1 <= d_q(I, U) <= sum_j ||H_j|| for all q
+    import torch
+
+    from deepgeometry.quantum.synthesis import easy_circuit, supports
+
+    sup = supports(3)
+    g = torch.Generator().manual_seed(0)
+    hs = []
+    for pair in [(0, 1), (1, 2), (0, 2), (0, 1)]:
+        mask = torch.tensor([set(s) <= set(pair) for s in sup], dtype=torch.float64)
+        h = torch.randn(63, dtype=torch.float64, generator=g) * mask
+        hs.append(0.35 * h / h.norm())
+    circ = easy_circuit(PenaltyMetric(3, 1.0), hs)
+    assert circ.length == pytest.approx(1.4, abs=1e-12) and circ.two_qubit_count == 4
+    res = C.complexity(circ.unitary, 3, [1.0, 100.0], branches=1)
+    assert all(res.converged) and max(res.residuals) < 1e-10
+    d1, d100 = res.lengths
+    assert abs(d1 - float(C.principal_hamiltonian(circ.unitary).norm())) < 1e-12
+    assert d1 + 0.05 < d100 <= circ.length  # 0.695 < 0.888 <= 1.4
+
+
+def test_easy_circuit_refuses_hard_terms():
+    import torch
+
+    from deepgeometry.errors import DeepGeometryError
+    from deepgeometry.quantum.synthesis import easy_circuit
+
+    h = torch.zeros(63, dtype=torch.float64)
+    h[-1] = 0.1  # ZZZ: weight 3, hard for locality 2
+    with pytest.raises(DeepGeometryError, match="hard component"):
+        easy_circuit(PenaltyMetric(3, 10.0), [h])

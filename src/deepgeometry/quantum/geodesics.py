@@ -337,6 +337,8 @@ class Connection:
 
     ``length`` is ``None`` unless ``converged``; ``residual`` is ``||U(1) - V||_2`` of the discrete
     geodesic and ``integration_error`` the endpoint change when the step count is doubled.
+    ``multiple_shooting`` says the solution came from the multiple-shooting fallback, and
+    ``stalled_residual`` is where single shooting had stalled before it.
     """
 
     q: float
@@ -353,11 +355,13 @@ class Connection:
     dm0_dq: torch.Tensor | None = None
     jacobian: torch.Tensor | None = None
     multiple_shooting: bool = False
+    stalled_residual: float | None = None
 
     def to_dict(self) -> dict:
         return {"q": self.q, "length": self.length, "residual": self.residual, "converged": self.converged,
                 "iterations": self.iterations, "steps": self.steps,
-                "integration_error": self.integration_error, "multiple_shooting": self.multiple_shooting}
+                "integration_error": self.integration_error, "multiple_shooting": self.multiple_shooting,
+                "stalled_residual": self.stalled_residual}
 
 
 def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, steps: int | None = None,
@@ -386,8 +390,8 @@ def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, st
         Integrate the converged geodesic with the plain group (length, energy, trajectory).
     segments
         When single shooting stalls (not converged after ``max_iter``), fall back to
-        :func:`connect_multiple` on this many segments, started from the best single shot with its
-        endpoint miss spread along the curve; ``1`` disables the fallback.
+        :func:`connect_multiple` on this many segments, started from the bi-invariant geodesic to the
+        target (see :func:`multiple_shooting_guess`); ``1`` disables the fallback.
 
     Returns
     -------
@@ -425,14 +429,16 @@ def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, st
         else:
             mu = max(mu * 10.0, 1e-3 * float(torch.diagonal(jtj).mean()))
     if err >= tol and int(segments) > 1:
-        guess = multiple_shooting_guess(metric, target, int(segments), n_steps, m0=m)
-        ms = connect_multiple(metric, target, guess, steps=n_steps, tol=tol, max_iter=max_iter, polish=False)
+        guess = multiple_shooting_guess(metric, target, int(segments), n_steps)
+        ms = connect_multiple(metric, target, guess, steps=n_steps, tol=tol, max_iter=max(max_iter, 30),
+                              polish=False)
         if ms.converged:
             log.debug("single shooting stalled at %.2e; multiple shooting (K=%d) converged", err, segments)
             res = connect(metric, target, ms.m0, steps=ms.steps, tol=tol, max_iter=4, tangent=tangent,
                           finish=finish, segments=1)
             res.iterations += it + ms.iterations
             res.multiple_shooting = True
+            res.stalled_residual = err
             return res
     res = Connection(q=metric.q, m0=m, target=target, steps=n_steps, residual=err, converged=err < tol,
                      iterations=it, jacobian=jac)
@@ -478,7 +484,7 @@ def refine(metric: PenaltyMetric, conn: Connection, *, int_tol: float = 1e-8, to
                              iterations=cur.iterations, length=float(geo.length), energy=float(geo.energy),
                              geodesic=geo, dm0_dq=cur.dm0_dq, jacobian=cur.jacobian)
         else:
-            nxt = connect(metric, cur.target, cur.m0, steps=n2, tol=tol, max_iter=10)
+            nxt = connect(metric, cur.target, cur.m0, steps=n2, tol=tol, max_iter=10, segments=1)
             if not nxt.converged:
                 return cur
         cur = nxt
@@ -558,17 +564,24 @@ def multiple_shooting_guess(metric: PenaltyMetric, target: torch.Tensor, segment
     From ``geodesic`` (a curve from I to the target, e.g. the solution at a nearby q): its group points
     and momenta at ``t_k`` (the momentum, not the velocity, is what varies slowly with q). From
     ``m0``: the single shot of that momentum, with its endpoint miss ``g(1) V^dagger = exp(-iR)`` spread
-    along the curve, ``g_k = exp(i t_k R) g(t_k)``, so that the group points run from I to V.
+    along the curve, ``g_k = exp(i t_k R) g(t_k)``, so that the group points run from I to V. From
+    neither: the bi-invariant geodesic ``exp(-i t H)`` to V (H its shortest SU logarithm) with the
+    momenta ``m_k = h`` (not ``G h``: at large q the hard momentum stays O(1) while the hard velocity
+    is O(1/q), so this start moves mostly along easy directions).
     """
     sps = -(-steps // segments)
     kseg = int(segments)
+    if isinstance(segments, bool) or int(segments) != segments or kseg < 1:
+        raise DeepGeometryError(f"multiple shooting: segments must be a positive integer, got {segments!r}")
+    if geodesic is None and m0 is None:
+        h = principal_hamiltonian(target, phase="su")
+        ts = torch.arange(kseg + 1, dtype=torch.float64) / kseg
+        g = metric.group.exp(ts[:, None] * h)
+        g[0] = torch.eye(g.shape[-1], dtype=g.dtype)
+        g[-1] = target
+        return _MSState(h.expand(kseg, -1).clone(), g)
     if geodesic is None:
-        if m0 is None:
-            raise DeepGeometryError("multiple_shooting_guess: give m0 or a geodesic")
         geodesic = euler_arnold(metric.group, metric, m0, steps=kseg * sps)
-        fix = True
-    else:
-        fix = False
     times = geodesic.times
     idx = [int(torch.argmin((times - k / kseg).abs())) for k in range(kseg + 1)]
     g = geodesic.trajectory[idx].clone()
@@ -664,6 +677,7 @@ class Complexity:
     branch_lengths: list[list[float | None]] = field(default_factory=list)
     connections: list[Connection | None] = field(default_factory=list)
     seconds: float = 0.0
+    multiple_shooting_steps: int = 0
 
     @property
     def length(self) -> float | None:
@@ -676,21 +690,27 @@ class Complexity:
                 "q_path": self.q_path, "path_residuals": self.path_residuals,
                 "branch_lengths": self.branch_lengths,
                 "integration_error": [None if c is None else c.integration_error for c in self.connections],
-                "seconds": self.seconds}
+                "multiple_shooting_steps": self.multiple_shooting_steps, "seconds": self.seconds}
 
 
 def _follow_branch(metric: PenaltyMetric, h: torch.Tensor, v: torch.Tensor, q_values: list[float], *,
-                   tol: float, int_tol: float, max_dlogq: float, per_radian: float, deadline: float | None
-                   ) -> tuple[list[Connection | None], list[float], list[float]]:
+                   tol: float, int_tol: float, max_dlogq: float, per_radian: float, deadline: float | None,
+                   segments: int = 4, ms_below: float = 0.02
+                   ) -> tuple[list[Connection | None], list[float], list[float], int]:
     """Follow one q = 1 geodesic through the requested q values: tangent predictor in ``log q``,
-    Newton/LM corrector, step adapted to the corrector's effort; refined at each requested q."""
+    Newton/LM corrector, step adapted to the corrector's effort; refined at each requested q.
+
+    When the corrector fails although the step in ``log q`` is already below ``ms_below``, multiple
+    shooting on ``segments`` pieces (started from the previous geodesic) is tried before halving again.
+    Returns the connections, the q path, its residuals and the number of multiple-shooting rescues."""
     out: dict[float, Connection | None] = {}
     path: list[float] = []
     resid: list[float] = []
     met = metric.with_q(1.0)
     conn = connect(met, v, met.flat(h), steps=default_steps(h, met, per_radian), tol=tol, tangent=True)
+    ms_steps = 0
     if not conn.converged:
-        return [None] * len(q_values), path, resid
+        return [None] * len(q_values), path, resid, ms_steps
     q = 1.0
     path.append(q)
     resid.append(conn.residual)
@@ -707,7 +727,17 @@ def _follow_branch(metric: PenaltyMetric, h: torch.Tensor, v: torch.Tensor, q_va
                 guess = conn.m0 + (q_next - q) * conn.dm0_dq if conn.dm0_dq is not None else conn.m0
                 met = metric.with_q(q_next)
                 steps = default_steps(met.sharp(guess), met, per_radian)
-                c = connect(met, v, guess, steps=steps, tol=tol, max_iter=6, tangent=True)
+                c = connect(met, v, guess, steps=steps, tol=tol, max_iter=6, tangent=True, segments=1)
+                if not c.converged and dlq < ms_below and segments > 1:
+                    # single shooting stalls even for a small step: multiple shooting from the whole
+                    # previous curve (it reaches V), polished into a single-shooting solution
+                    g0 = multiple_shooting_guess(met, v, segments, steps, geodesic=conn.geodesic)
+                    ms = connect_multiple(met, v, g0, steps=steps, tol=tol, max_iter=10, polish=False)
+                    if ms.converged:
+                        c = connect(met, v, ms.m0, steps=ms.steps, tol=tol, max_iter=4, tangent=True,
+                                    segments=1)
+                        c.multiple_shooting = True
+                        ms_steps += 1
                 if c.converged and c.length is not None and c.length < conn.length * (1 - 1e-9):
                     c.converged = False  # a shorter geodesic at larger q: the corrector jumped branch
                 if c.converged:
@@ -725,13 +755,13 @@ def _follow_branch(metric: PenaltyMetric, h: torch.Tensor, v: torch.Tensor, q_va
         if qt == q:
             conn = refine(metric.with_q(q), conn, int_tol=int_tol, tol=tol)
             out[qt] = conn
-    return [out.get(qv) for qv in q_values], path, resid
+    return [out.get(qv) for qv in q_values], path, resid, ms_steps
 
 
 def complexity(target: torch.Tensor, n_qubits: int | None = None, q: float | list[float] = 1000.0, *,
                locality: int | None = 2, easy: list[str] | None = None, phase: str = "mod-phase",
                branches: int = 2, tol: float = 1e-10, int_tol: float = 1e-8, max_dlogq: float = 0.7,
-               per_radian: float = 3.0, time_limit: float | None = None) -> Complexity:
+               per_radian: float = 3.0, time_limit: float | None = None, segments: int = 4) -> Complexity:
     """Geodesic length from I to ``target`` under eq. (1), by continuation in q from q = 1.
 
     Parameters
@@ -754,6 +784,8 @@ def complexity(target: torch.Tensor, n_qubits: int | None = None, q: float | lis
         At each requested q the step count is doubled until the endpoint moves less than this.
     time_limit
         Optional wall-clock budget in seconds (branches stop where they are; reported as not converged).
+    segments
+        Multiple-shooting segments for the fallback when single shooting stalls (1 disables it).
 
     Returns
     -------
@@ -778,9 +810,12 @@ def complexity(target: torch.Tensor, n_qubits: int | None = None, q: float | lis
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + float(time_limit)
     per_branch, paths, presid = [], [], []
+    ms_total = 0
     for h, v in log_branches(u, phase, int(branches)):
-        conns, path, res = _follow_branch(metric, h, v, qs, tol=tol, int_tol=int_tol, max_dlogq=max_dlogq,
-                                          per_radian=per_radian, deadline=deadline)
+        conns, path, res, n_ms = _follow_branch(metric, h, v, qs, tol=tol, int_tol=int_tol,
+                                                max_dlogq=max_dlogq, per_radian=per_radian,
+                                                deadline=deadline, segments=segments)
+        ms_total += n_ms
         per_branch.append(conns)
         paths.append(path)
         presid.append(res)
@@ -805,7 +840,7 @@ def complexity(target: torch.Tensor, n_qubits: int | None = None, q: float | lis
     return Complexity(n_qubits=n, phase=phase, q_values=qs, lengths=lengths, residuals=residuals,
                       converged=convs, branch=which, q_path=paths, path_residuals=presid,
                       branch_lengths=[[None if c is None else c.length for c in cs] for cs in per_branch],
-                      connections=best, seconds=time.perf_counter() - t0)
+                      connections=best, seconds=time.perf_counter() - t0, multiple_shooting_steps=ms_total)
 
 
 def shoot(metric: PenaltyMetric, h0: torch.Tensor, *, steps: int | None = None) -> Geodesic:

@@ -91,9 +91,43 @@ def trotterize(geodesic: Geodesic, metric: PenaltyMetric, segments: int) -> Circ
     return Circuit(n_qubits=n, gates=gates, unitary=u, length=length)
 
 
+def easy_circuit(metric: PenaltyMetric, hamiltonians: torch.Tensor | list[torch.Tensor]) -> Circuit:
+    """The circuit ``U = exp(-i H_m) ... exp(-i H_1)`` of the given easy Hamiltonians (Pauli coordinates).
+
+    Each factor is a unit-time segment of velocity ``H_j``, so the circuit is a curve from I to U of
+    length ``sum_j ||H_j||`` under eq. (1) for every q (easy components carry weight 1): the upper side of
+    the sandwich ``||log U|| <= d_q(I, U) <= sum_j ||H_j||`` (the lower side is the q = 1 distance, since
+    d only grows with q). A Hamiltonian with a hard component is refused.
+    """
+    hs = torch.stack([torch.as_tensor(h, dtype=torch.float64) for h in hamiltonians])
+    if hs.ndim != 2 or hs.shape[1] != metric.group.dim or not torch.all(torch.isfinite(hs)):
+        raise DeepGeometryError(f"easy_circuit: expected finite Hamiltonians of {metric.group.dim} "
+                                f"coordinates, got shape {tuple(hs.shape)}")
+    hard = float(metric.project_hard(hs).abs().max())
+    if hard > 0:
+        raise DeepGeometryError(f"easy_circuit: a Hamiltonian has a hard component (max |coefficient| "
+                                f"{hard:.3g}); only easy strings are allowed")
+    group = PauliGroup(metric.n_qubits)
+    sup = supports(metric.n_qubits)
+    u = torch.eye(group.size, dtype=torch.complex128)
+    gates, length = [], 0.0
+    for h in hs:
+        idx = torch.nonzero(h).flatten().tolist()
+        support = tuple(sorted({k for a in idx for k in sup[a]}))
+        u = group.exp(h) @ u
+        gates.append((support, h[idx].clone(), 1.0))
+        length += float(torch.linalg.vector_norm(h))
+    return Circuit(n_qubits=metric.n_qubits, gates=gates, unitary=u, length=length)
+
+
 def staircase(geodesic: Geodesic, metric: PenaltyMetric, target: torch.Tensor,
               segments: list[int] | tuple[int, ...] = (1, 2, 4, 8, 16, 32)) -> list[dict]:
-    """Gate count versus operator-norm error (modulo phase) for several slice counts."""
+    """Gate count versus operator-norm error (modulo phase) for several slice counts.
+
+    One row per slice count: ``segments``, ``gates`` (1- and 2-qubit gates), ``two_qubit_gates``,
+    ``error`` = ``min_phi ||U_circuit - e^{i phi} U||_2`` and ``circuit_length`` (the circuit's length
+    under eq. (1), an upper bound on the complexity of the circuit's own unitary).
+    """
     rows = []
     for s in segments:
         c = trotterize(geodesic, metric, s)
