@@ -130,3 +130,10 @@ def test_easy_circuit_refuses_hard_terms():
     h[-1] = 0.1  # ZZZ: weight 3, hard for locality 2
     with pytest.raises(DeepGeometryError, match="hard component"):
         easy_circuit(PenaltyMetric(3, 10.0), [h])
+
+
+def test_qiskit_cnot_count_for_a_two_qubit_haar_unitary():
+    pytest.importorskip("qiskit")  # optional benchmark dependency
+    from deepgeometry.quantum.synthesis import qiskit_cnot_count
+
+    assert qiskit_cnot_count(C.haar(2, 0)) == 3  # a generic SU(4) needs exactly 3 CNOTs

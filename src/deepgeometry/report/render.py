@@ -53,7 +53,13 @@ def _verdict_badge(verdict: str | None, status: str = "ok") -> str:
     return f'<span class="v {cls}">{escape(verdict)}</span>'
 
 
+class _Raw(str):
+    """Already-escaped HTML produced by this module (never user text)."""
+
+
 def _fmt(x: Any) -> str:
+    if isinstance(x, _Raw):
+        return str(x)
     if isinstance(x, float):
         return f"{x:.4g}"
     if x is None:
@@ -132,7 +138,7 @@ def render(records: Sequence[dict], base: str | Path = ".", title: str = "deepge
             vd = r.get("verdict") or {}
             rows.append([r.get("claim") or r.get("title"), f"{r.get('title')} ({r.get('section')})",
                          vd.get("measured"), vd.get("expected"),
-                         vd.get("verdict") if r.get("status") == "ok" else "failed"])
+                         _Raw(_verdict_badge(vd.get("verdict"), r.get("status", "ok")))])
         out.append(_table(["claim (paper)", "experiment", "measured", "expected", "verdict"], rows))
     worlds: dict[str, list[dict]] = {}
     for r in recs:
