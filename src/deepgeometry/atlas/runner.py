@@ -132,8 +132,10 @@ class _Context:
         return self.progress_factory(iterable, total=total, description=description)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        if self.mapper is None:
-            return [fn(x) for x in items]
+        items = list(items)
+        if self.mapper is None or getattr(self.mapper, "jobs", 0) == 1:  # inline: show a progress bar
+            desc = getattr(fn, "__name__", "sweep").strip("_")
+            return [fn(x) for x in self.progress(items, total=len(items), description=desc)]
         return self.mapper.map(fn, items)
 
     def log(self, message: str) -> None:

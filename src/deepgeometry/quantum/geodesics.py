@@ -7,6 +7,14 @@ Jacobian ``d U(1) / d m0`` comes from running the *same* integrator on the tange
 exponential's derivative is the Daleckii-Krein formula). That is the discrete lifted Jacobi field, so
 Newton / Levenberg-Marquardt converges quadratically to the discrete geodesic.
 
+Multiple shooting. Where single-shooting LM stalls, :func:`connect_multiple` cuts ``[0, 1]`` into K
+segments; the unknowns are the K segment momenta and the K - 1 interior group points, the equations
+group and momentum continuity, and the block Jacobian is exact (the same tangent-group integration on
+each segment, right invariance moving every segment to start at I). It is the automatic fallback of
+:func:`connect` (started from the bi-invariant curve to the target) and of the continuation (started
+from the previous q's geodesic, when even a small q step fails). It converges to *a* geodesic; which
+one depends on the start, so the minimal one is still sought by continuation from q = 1.
+
 Global phase. A target ``U`` is reached either exactly in SU(2^n) (``phase="su"``; ``det U`` must be 1)
 or modulo the global phase (``phase="mod-phase"``, the default; the quotient PSU(2^n) = U(2^n)/U(1):
 ``d([U]) = min_k d(I, omega^k V)`` over the ``2^n`` SU representatives). Nielsen's oracles
