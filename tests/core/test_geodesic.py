@@ -38,7 +38,7 @@ def test_biinvariant_geodesic_is_one_parameter_subgroup():
 
 def test_energy_and_coadjoint_momentum_conserved():
     geo = euler_arnold(G, RIGID, RIGID.flat(XI), steps=400)
-    e = torch.stack([G.pair(m, v) for m, v in zip(geo.momenta, geo.velocities)])
+    e = torch.stack([G.pair(m, v) for m, v in zip(geo.momenta, geo.velocities, strict=True)])
     assert float((e - e[0]).abs().max()) < 1e-10
     # right-invariant: g^T m g is conserved (Noether); a sign error in ad* breaks this
     c = geo.trajectory.transpose(-1, -2) @ geo.momenta @ geo.trajectory
@@ -58,8 +58,10 @@ def test_wrong_sign_is_detected_by_conservation():
 
 def test_fourth_order_convergence():
     ref = euler_arnold(G, RIGID, RIGID.flat(XI), steps=1024).endpoint
-    errs = [float((euler_arnold(G, RIGID, RIGID.flat(XI), steps=n).endpoint - ref).abs().max())
-            for n in (8, 16, 32)]
+    errs = [
+        float((euler_arnold(G, RIGID, RIGID.flat(XI), steps=n).endpoint - ref).abs().max())
+        for n in (8, 16, 32)
+    ]
     orders = [math.log2(errs[i] / errs[i + 1]) for i in range(2)]
     assert all(3.7 < o < 4.4 for o in orders), orders
 

@@ -25,8 +25,11 @@ def test_every_embedded_dataset_loads_offline(no_network):
     embedded._mnist5k_raw.cache_clear()
     D.digits.cache_clear()
     D.mnist1d.cache_clear()
-    for name, shape, n_train, n_test in [("mnist5k", (1, 28, 28), 4000, 1000), ("digits", (1, 8, 8), 1437, 360),
-                                         ("mnist1d", (1, 40), 4000, 1000)]:
+    for name, shape, n_train, n_test in [
+        ("mnist5k", (1, 28, 28), 4000, 1000),
+        ("digits", (1, 8, 8), 1437, 360),
+        ("mnist1d", (1, 40), 4000, 1000),
+    ]:
         d = D.load(name)
         assert d.input_shape == shape
         assert abs(len(d.x_train) - n_train) <= 2 and abs(len(d.x_test) - n_test) <= 2

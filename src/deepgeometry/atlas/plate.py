@@ -60,12 +60,17 @@ class Verdict:
     def __post_init__(self) -> None:
         if not any(self.verdict == v or self.verdict.startswith(v + ":") for v in VERDICTS):
             raise DeepGeometryError(
-                f"verdict must be one of {VERDICTS} (inconclusive as 'inconclusive: why'), got {self.verdict!r}"
+                f"verdict must be one of {VERDICTS} (inconclusive as 'inconclusive: why'), "
+                f"got {self.verdict!r}"
             )
 
     def to_dict(self) -> dict[str, str]:
-        return {"verdict": self.verdict, "rule": self.rule, "measured": self.measured,
-                "expected": self.expected}
+        return {
+            "verdict": self.verdict,
+            "rule": self.rule,
+            "measured": self.measured,
+            "expected": self.expected,
+        }
 
 
 class PlateContext(Protocol):
@@ -98,16 +103,27 @@ class Plate:
 
     def config(self, profile: str) -> dict:
         if profile not in self.profiles:
-            raise DeepGeometryError(f"plate {self.name!r} has no profile {profile!r}; it has {sorted(self.profiles)}")
+            raise DeepGeometryError(
+                f"plate {self.name!r} has no profile {profile!r}; it has {sorted(self.profiles)}"
+            )
         return dict(self.profiles[profile])
 
 
 PLATES: dict[str, Plate] = {}
 
 
-def plate(name: str, *, title: str, section: str, profiles: dict[str, dict], kind: str = "figure",
-          verdict: Callable[[dict], Verdict] | None = None, claim: str = "", order: int = 100,
-          world: str = "") -> Callable[[Callable[[dict, PlateContext], dict]], Callable[[dict, PlateContext], dict]]:
+def plate(
+    name: str,
+    *,
+    title: str,
+    section: str,
+    profiles: dict[str, dict],
+    kind: str = "figure",
+    verdict: Callable[[dict], Verdict] | None = None,
+    claim: str = "",
+    order: int = 100,
+    world: str = "",
+) -> Callable[[Callable[[dict, PlateContext], dict]], Callable[[dict, PlateContext], dict]]:
     """Register the decorated function as the plate ``name`` (see the module docstring)."""
     if kind not in ("figure", "claim"):
         raise DeepGeometryError(f"plate {name!r}: kind must be 'figure' or 'claim', got {kind!r}")
@@ -120,9 +136,18 @@ def plate(name: str, *, title: str, section: str, profiles: dict[str, dict], kin
     def deco(fn: Callable[[dict, PlateContext], dict]) -> Callable[[dict, PlateContext], dict]:
         if name in PLATES and PLATES[name].run is not fn:
             log.debug("plate %s registered twice; keeping the newer one", name)
-        PLATES[name] = Plate(name=name, title=title, section=section, kind=kind, run=fn,
-                             profiles=profiles, verdict=verdict, claim=claim, order=order,
-                             world=world or fn.__module__.rsplit(".", 1)[-1])
+        PLATES[name] = Plate(
+            name=name,
+            title=title,
+            section=section,
+            kind=kind,
+            run=fn,
+            profiles=profiles,
+            verdict=verdict,
+            claim=claim,
+            order=order,
+            world=world or fn.__module__.rsplit(".", 1)[-1],
+        )
         return fn
 
     return deco

@@ -90,8 +90,10 @@ def select(plates: dict[str, Plate], only: str | None) -> list[Plate]:
 
 def config_hash(plate: Plate, profile: str, config: dict) -> str:
     """Hash of the plate's name, profile, config and the package version (the cache key)."""
-    blob = json.dumps({"plate": plate.name, "profile": profile, "config": to_jsonable(config),
-                       "version": __version__}, sort_keys=True)
+    blob = json.dumps(
+        {"plate": plate.name, "profile": profile, "config": to_jsonable(config), "version": __version__},
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -99,8 +101,12 @@ def versions() -> dict[str, str]:
     import numpy
     import torch
 
-    return {"deepgeometry": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-            "python": platform.python_version()}
+    return {
+        "deepgeometry": __version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }
 
 
 # ----------------------------------------------------------------------------------------------- contexts
@@ -156,8 +162,9 @@ def execute(task: dict, mapper: Any = None, progress_factory=None) -> dict:
         from .executors import RayMap
 
         mapper = RayMap(task.get("threads", 1))
-    ctx = _Context(profile=task["profile"], out_dir=Path("."), mapper=mapper,
-                   progress_factory=progress_factory)
+    ctx = _Context(
+        profile=task["profile"], out_dir=Path("."), mapper=mapper, progress_factory=progress_factory
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     out: dict[str, Any] = {"error": None, "result": None, "verdict": None}
     try:
@@ -206,14 +213,27 @@ def write_record(out: Path, plate: Plate, profile: str, config: dict, h: str, pa
         atomic_write_bytes(out / rel, f["png"])
         figs.append({"name": f["name"], "caption": f["caption"], "file": str(rel)})
     rec = {
-        "plate": plate.name, "title": plate.title, "section": plate.section, "kind": plate.kind,
-        "world": plate.world, "claim": plate.claim, "order": plate.order,
-        "profile": profile, "config": config, "hash": h, "seeds": config.get("seeds", config.get("seed")),
-        "versions": versions(), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seconds": payload["seconds"], "cpu_seconds": payload.get("cpu_seconds"),
+        "plate": plate.name,
+        "title": plate.title,
+        "section": plate.section,
+        "kind": plate.kind,
+        "world": plate.world,
+        "claim": plate.claim,
+        "order": plate.order,
+        "profile": profile,
+        "config": config,
+        "hash": h,
+        "seeds": config.get("seeds", config.get("seed")),
+        "versions": versions(),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": payload["seconds"],
+        "cpu_seconds": payload.get("cpu_seconds"),
         "status": "ok" if payload["error"] is None else "failed",
-        "error": payload["error"], "traceback": payload.get("traceback"),
-        "result": payload["result"], "verdict": payload["verdict"], "figures": figs,
+        "error": payload["error"],
+        "traceback": payload.get("traceback"),
+        "result": payload["result"],
+        "verdict": payload["verdict"],
+        "figures": figs,
         "messages": payload.get("messages", []),
     }
     atomic_write_text(record_path(out, plate, h), dump_json(rec))
@@ -238,10 +258,20 @@ def _cleanup_tmp(out: Path) -> None:
                 t.unlink(missing_ok=True)
 
 
-def run_atlas(out: str | Path, *, profile: str = "quick", only: str | None = None, executor: str = "local",
-              address: str | None = None, jobs: int = 1, threads: int = 1, force: bool = False,
-              extra_plate_files: Sequence[str | Path] = (), progress: bool = True,
-              render: bool = True) -> AtlasSummary:
+def run_atlas(
+    out: str | Path,
+    *,
+    profile: str = "quick",
+    only: str | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    jobs: int = 1,
+    threads: int = 1,
+    force: bool = False,
+    extra_plate_files: Sequence[str | Path] = (),
+    progress: bool = True,
+    render: bool = True,
+) -> AtlasSummary:
     """Run the atlas into ``out``; see the module docstring. Returns a summary (rows per plate)."""
     if profile not in PROFILES:
         raise DeepGeometryError(f"unknown profile {profile!r}; choose one of {PROFILES}")
@@ -261,9 +291,13 @@ def run_atlas(out: str | Path, *, profile: str = "quick", only: str | None = Non
 
     if executor not in ("local", "ray"):
         raise DeepGeometryError(f"unknown executor {executor!r}; use 'local' or 'ray'")
-    ex = (RayExecutor(address=address, num_cpus=jobs if jobs > 1 else None, threads=threads)
-          if executor == "ray" else LocalExecutor(jobs=jobs, threads=threads,
-                                                      plate_files=[str(Path(f).resolve()) for f in extra_plate_files]))
+    ex = (
+        RayExecutor(address=address, num_cpus=jobs if jobs > 1 else None, threads=threads)
+        if executor == "ray"
+        else LocalExecutor(
+            jobs=jobs, threads=threads, plate_files=[str(Path(f).resolve()) for f in extra_plate_files]
+        )
+    )
 
     rows: list[dict] = []
     todo: list[dict] = []
@@ -273,11 +307,26 @@ def run_atlas(out: str | Path, *, profile: str = "quick", only: str | None = Non
         rp = record_path(out, p, h)
         rec = None if force else load_record(rp)
         if rec is not None:
-            rows.append({"plate": p.name, "status": "cached", "seconds": rec["seconds"],
-                         "verdict": (rec.get("verdict") or {}).get("verdict", ""), "record": str(rp)})
+            rows.append(
+                {
+                    "plate": p.name,
+                    "status": "cached",
+                    "seconds": rec["seconds"],
+                    "verdict": (rec.get("verdict") or {}).get("verdict", ""),
+                    "record": str(rp),
+                }
+            )
         else:
-            todo.append({"plate": p, "profile": profile, "config": cfg, "hash": h, "threads": threads,
-                         "mapper": executor})
+            todo.append(
+                {
+                    "plate": p,
+                    "profile": profile,
+                    "config": cfg,
+                    "hash": h,
+                    "threads": threads,
+                    "mapper": executor,
+                }
+            )
 
     ui = ProgressUI(enabled=progress, total=len(todo))
     try:
@@ -285,17 +334,24 @@ def run_atlas(out: str | Path, *, profile: str = "quick", only: str | None = Non
             if executor == "ray":
                 runner = execute
             else:
+
                 def runner(task: dict) -> dict:
                     ui.start(task["plate"].name)
                     return execute(task, mapper=ex, progress_factory=ui.track)
+
             if jobs > 1 and len(todo) > 1:
                 ui.note(f"running {len(todo)} plates on {jobs} {executor} workers")
             for task, payload in ex.run_plates(todo, runner):
                 p = task["plate"]
                 rec = write_record(out, p, profile, task["config"], task["hash"], payload)
-                row = {"plate": p.name, "status": "ran" if rec["status"] == "ok" else "failed",
-                       "seconds": rec["seconds"], "verdict": (rec.get("verdict") or {}).get("verdict", ""),
-                       "record": str(record_path(out, p, task["hash"])), "error": rec["error"]}
+                row = {
+                    "plate": p.name,
+                    "status": "ran" if rec["status"] == "ok" else "failed",
+                    "seconds": rec["seconds"],
+                    "verdict": (rec.get("verdict") or {}).get("verdict", ""),
+                    "record": str(record_path(out, p, task["hash"])),
+                    "error": rec["error"],
+                }
                 rows.append(row)
                 ui.done(p.name, row)
     finally:

@@ -77,8 +77,12 @@ def _rk4_step(group, metric, m: torch.Tensor, h: float):
 
 def _hermite(v0, dv0, v1, dv1, s: float, h: float):
     s2, s3 = s * s, s * s * s
-    return ((2 * s3 - 3 * s2 + 1) * v0 + (s3 - 2 * s2 + s) * h * dv0
-            + (-2 * s3 + 3 * s2) * v1 + (s3 - s2) * h * dv1)
+    return (
+        (2 * s3 - 3 * s2 + 1) * v0
+        + (s3 - 2 * s2 + s) * h * dv0
+        + (-2 * s3 + 3 * s2) * v1
+        + (s3 - s2) * h * dv1
+    )
 
 
 def _simpson(y: torch.Tensor, h: float) -> torch.Tensor:
@@ -91,8 +95,9 @@ def _simpson(y: torch.Tensor, h: float) -> torch.Tensor:
     return (h / 3.0) * torch.tensordot(w, y, dims=([0], [0]))
 
 
-def euler_arnold(group, metric, m0: torch.Tensor, steps: int, t1: float = 1.0,
-                 reconstruct: bool = True) -> Geodesic:
+def euler_arnold(
+    group, metric, m0: torch.Tensor, steps: int, t1: float = 1.0, reconstruct: bool = True
+) -> Geodesic:
     """Integrate the Euler-Arnold equation from momentum ``m0`` and (optionally) the group curve.
 
     Parameters
@@ -135,7 +140,7 @@ def euler_arnold(group, metric, m0: torch.Tensor, steps: int, t1: float = 1.0,
         vs.append(v1)
         m = m_next
     momenta, velocities = torch.stack(ms), torch.stack(vs)
-    sq = torch.stack([group.pair(mk, vk) for mk, vk in zip(ms, vs)])
+    sq = torch.stack([group.pair(mk, vk) for mk, vk in zip(ms, vs, strict=True)])
     times = torch.linspace(0.0, float(t1), steps + 1, dtype=torch.float64)
     return Geodesic(
         momenta=momenta,

@@ -6,7 +6,8 @@ Conventions (used by every world):
   diffeomorphisms: ``d phi/dt = v o phi``, eq. 2);
 * ``ad(x, y)`` is the matrix-commutator analogue ``xy - yx`` (for vector fields ``Dx y - Dy x``);
 * the dual is identified with arrays of the algebra's shape through ``pair(m, xi)``
-  (real Frobenius / L2 pairing), and ``ad_star(x, m)`` is defined by ``pair(ad_star(x, m), y) = pair(m, ad(x, y))``;
+  (real Frobenius / L2 pairing), and ``ad_star(x, m)`` is defined by
+  ``pair(ad_star(x, m), y) = pair(m, ad(x, y))``;
 * with these conventions the Euler-Arnold (EPDiff) equation of a right-invariant metric reads
   ``dm/dt = -ad_star(sharp(m), m)`` (see :mod:`deepgeometry.core.geodesic`).
 """

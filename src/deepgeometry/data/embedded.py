@@ -34,8 +34,14 @@ class Dataset:
 
     def flat(self) -> Dataset:
         """The same data with inputs flattened to vectors ``(N, D)``."""
-        return Dataset(self.name, self.x_train.flatten(1), self.y_train, self.x_test.flatten(1),
-                       self.y_test, self.n_classes)
+        return Dataset(
+            self.name,
+            self.x_train.flatten(1),
+            self.y_train,
+            self.x_test.flatten(1),
+            self.y_test,
+            self.n_classes,
+        )
 
 
 def _stratified_split(y: np.ndarray, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +70,9 @@ def _make(name: str, x: np.ndarray, y: np.ndarray, n_test: int, seed: int) -> Da
 
 def cache_dir() -> Path:
     """Local cache of parsed embedded data (``$DEEPGEOMETRY_CACHE`` or ``~/.cache/deepgeometry``)."""
-    root = os.environ.get("DEEPGEOMETRY_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "deepgeometry")
+    root = os.environ.get("DEEPGEOMETRY_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "deepgeometry"
+    )
     return Path(root)
 
 
@@ -169,8 +177,14 @@ def load_npz(path: str | Path) -> Dataset:
         k = int(0.8 * len(x))
         x, xt, y, yt = x[:k], x[k:], y[:k], y[k:]
     n_classes = int(max(y.max(initial=0), yt.max(initial=0))) + 1
-    return Dataset(p.stem, torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(xt),
-                   torch.from_numpy(yt), n_classes)
+    return Dataset(
+        p.stem,
+        torch.from_numpy(x),
+        torch.from_numpy(y),
+        torch.from_numpy(xt),
+        torch.from_numpy(yt),
+        n_classes,
+    )
 
 
 DATASETS: dict[str, Callable[..., Dataset]] = {"mnist5k": mnist5k, "digits": digits, "mnist1d": mnist1d}

@@ -18,7 +18,8 @@ from ..errors import DeepGeometryError
 from ..utils import atomic_write_text
 
 _CSS = """
-body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232a;background:#fafafa}
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232a;
+background:#fafafa}
 header{background:#12263a;color:#fff;padding:18px 28px}header h1{margin:0;font-size:24px}
 header p{margin:4px 0 0;opacity:.85}main{max-width:1180px;margin:0 auto;padding:12px 24px 60px}
 h2{border-bottom:2px solid #12263a;padding-bottom:4px;margin-top:36px}
@@ -37,8 +38,12 @@ nav a{margin-right:12px}
 """
 
 _WORLD_TITLES = {
-    "nets_curves": "Networks as curves", "nets_poole": "Networks as curves", "nets": "Networks as curves",
-    "quantum": "The quantum world", "diffeo": "The registration world", "claims": "The paper's claims",
+    "nets_curves": "Networks as curves",
+    "nets_poole": "Networks as curves",
+    "nets": "Networks as curves",
+    "quantum": "The quantum world",
+    "diffeo": "The registration world",
+    "claims": "The paper's claims",
     "ep": "Equilibrium propagation",
 }
 
@@ -48,8 +53,13 @@ def _verdict_badge(verdict: str | None, status: str = "ok") -> str:
         return '<span class="v v-failed">failed</span>'
     if not verdict:
         return ""
-    cls = ("v-supported" if verdict == "supported" else "v-not" if verdict.startswith("not")
-           else "v-inconclusive")
+    cls = (
+        "v-supported"
+        if verdict == "supported"
+        else "v-not"
+        if verdict.startswith("not")
+        else "v-inconclusive"
+    )
     return f'<span class="v {cls}">{escape(verdict)}</span>'
 
 
@@ -83,18 +93,26 @@ def _anchor(name: str) -> str:
 def _plate_html(rec: dict, base: Path) -> str:
     parts = [f'<section class="plate" id="{_anchor(rec["plate"])}">']
     v = (rec.get("verdict") or {}).get("verdict")
-    parts.append(f"<h3>{escape(rec.get('title', rec['plate']))} {_verdict_badge(v, rec.get('status', 'ok'))}</h3>")
-    parts.append(f'<div class="meta">paper {escape(str(rec.get("section", "")))} · plate '
-                 f'<code>{escape(rec["plate"])}</code> · profile {escape(str(rec.get("profile", "")))} · '
-                 f'{float(rec.get("seconds") or 0):.1f} s</div>')
+    parts.append(
+        f"<h3>{escape(rec.get('title', rec['plate']))} {_verdict_badge(v, rec.get('status', 'ok'))}</h3>"
+    )
+    parts.append(
+        f'<div class="meta">paper {escape(str(rec.get("section", "")))} · plate '
+        f"<code>{escape(rec['plate'])}</code> · profile {escape(str(rec.get('profile', '')))} · "
+        f"{float(rec.get('seconds') or 0):.1f} s</div>"
+    )
     if rec.get("claim"):
         parts.append(f"<blockquote>{escape(rec['claim'])}</blockquote>")
     if rec.get("status") != "ok":
         parts.append(f"<p><b>This plate failed:</b> {escape(str(rec.get('error')))}</p>")
     if rec.get("verdict"):
         vd = rec["verdict"]
-        parts.append(_table(["rule", "measured", "expected", "verdict"],
-                            [[vd.get("rule"), vd.get("measured"), vd.get("expected"), vd.get("verdict")]]))
+        parts.append(
+            _table(
+                ["rule", "measured", "expected", "verdict"],
+                [[vd.get("rule"), vd.get("measured"), vd.get("expected"), vd.get("verdict")]],
+            )
+        )
     result = rec.get("result") or {}
     numbers = result.get("numbers") or {}
     if numbers:
@@ -108,13 +126,17 @@ def _plate_html(rec: dict, base: Path) -> str:
         except OSError:
             parts.append(f"<p>(figure {escape(f['name'])} is missing: {escape(str(path))})</p>")
             continue
-        parts.append(f'<figure><img alt="{escape(f["name"])}" src="data:image/png;base64,{data}">'
-                     f"<figcaption>{escape(f.get('caption') or f['name'])}</figcaption></figure>")
+        parts.append(
+            f'<figure><img alt="{escape(f["name"])}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{escape(f.get('caption') or f['name'])}</figcaption></figure>"
+        )
     if result.get("notes"):
         parts.append(f"<p>{escape(str(result['notes']))}</p>")
     prov = {k: rec.get(k) for k in ("config", "seeds", "versions", "hash", "finished", "cpu_seconds")}
-    parts.append("<details><summary>configuration and provenance</summary><pre>"
-                 f"{escape(json.dumps(prov, indent=1, sort_keys=True))}</pre></details>")
+    parts.append(
+        "<details><summary>configuration and provenance</summary><pre>"
+        f"{escape(json.dumps(prov, indent=1, sort_keys=True))}</pre></details>"
+    )
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -124,11 +146,14 @@ def render(records: Sequence[dict], base: str | Path = ".", title: str = "deepge
     base = Path(base)
     recs = sorted(records, key=lambda r: (r.get("order", 100), r["plate"]))
     claims = [r for r in recs if r.get("kind") == "claim"]
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
-           f"<header><h1>{escape(title)}</h1><p>The paper's pictures, measured: every figure computed, "
-           "every claim an experiment with a verdict.</p></header><main>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<header><h1>{escape(title)}</h1><p>The paper's pictures, measured: every figure computed, "
+        "every claim an experiment with a verdict.</p></header><main>",
+    ]
     n_ok = sum(r.get("status") == "ok" for r in recs)
     out.append(f"<p>{len(recs)} plates, {n_ok} finished, {len(recs) - n_ok} failed.</p>")
     if claims:
@@ -136,9 +161,15 @@ def render(records: Sequence[dict], base: str | Path = ".", title: str = "deepge
         rows = []
         for r in claims:
             vd = r.get("verdict") or {}
-            rows.append([r.get("claim") or r.get("title"), f"{r.get('title')} ({r.get('section')})",
-                         vd.get("measured"), vd.get("expected"),
-                         _Raw(_verdict_badge(vd.get("verdict"), r.get("status", "ok")))])
+            rows.append(
+                [
+                    r.get("claim") or r.get("title"),
+                    f"{r.get('title')} ({r.get('section')})",
+                    vd.get("measured"),
+                    vd.get("expected"),
+                    _Raw(_verdict_badge(vd.get("verdict"), r.get("status", "ok"))),
+                ]
+            )
         out.append(_table(["claim (paper)", "experiment", "measured", "expected", "verdict"], rows))
     worlds: dict[str, list[dict]] = {}
     for r in recs:
