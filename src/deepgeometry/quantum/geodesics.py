@@ -374,7 +374,7 @@ class Connection:
 
 def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, steps: int | None = None,
             tol: float = 1e-10, max_iter: int = 25, tangent: bool = False, finish: bool = True,
-            segments: int = 4, chord: bool = True) -> Connection:
+            segments: int = 4) -> Connection:
     """Solve ``U(1) = target`` (an SU(2^n) matrix) by Newton / Levenberg-Marquardt on the momentum.
 
     The residual is ``R`` with ``U(1) V^dagger = exp(-iR)`` (so ``|R|`` is the bi-invariant distance
@@ -400,11 +400,6 @@ def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, st
         When single shooting stalls (not converged after ``max_iter``), fall back to
         :func:`connect_multiple` on this many segments, started from the bi-invariant geodesic to the
         target (see :func:`multiple_shooting_guess`); ``1`` disables the fallback.
-    chord
-        Reuse the last exact Jacobian (Newton-chord, plain shots only) while each step still shrinks
-        the residual at least 4-fold; the exact Jacobian is recomputed as soon as it does not. The
-        returned ``jacobian``/``dm0_dq`` are then those of the last exact evaluation (near the solution).
-
     Returns
     -------
     Connection
@@ -417,7 +412,7 @@ def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, st
     mu = 0.0
     u1, r, jac, rq = shoot_jacobian(metric, m, target, n_steps, tangent)
     err = endpoint_error(u1, target)
-    it, stale = 0, False
+    it = 0
     while err >= tol and it < max_iter:
         it += 1
         jtj = jac.T @ jac
@@ -429,22 +424,6 @@ def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, st
         if not torch.all(torch.isfinite(m_new)):
             mu = max(mu * 10.0, 1e-3 * float(torch.diagonal(jtj).mean()))
             continue
-        if chord and mu == 0.0:
-            # Newton-chord: a plain shot (~D times cheaper than the tangent-group one); keep the old
-            # Jacobian while it contracts the residual at least 4-fold
-            try:
-                u_p = euler_arnold(metric.group, metric, m_new, steps=n_steps).endpoint
-                r_p = _log_residual(u_p @ target.conj().T)[0]
-            except torch.linalg.LinAlgError:
-                r_p = None
-            if r_p is not None and float(torch.linalg.vector_norm(r_p)) < 0.25 * float(
-                    torch.linalg.vector_norm(r)):
-                m, u1, r, err, stale = m_new, u_p, r_p, endpoint_error(u_p, target), True
-                continue
-            if stale:  # refresh the Jacobian where we are, then step again
-                u1, r, jac, rq = shoot_jacobian(metric, m, target, n_steps, tangent)
-                err, stale = endpoint_error(u1, target), False
-                continue
         try:
             u_new, r_new, j_new, rq_new = shoot_jacobian(metric, m_new, target, n_steps, tangent)
         except torch.linalg.LinAlgError:  # a wild trial step (eigh of a huge Hamiltonian): damp more
@@ -452,7 +431,7 @@ def connect(metric: PenaltyMetric, target: torch.Tensor, m0: torch.Tensor, *, st
             continue
         err_new = endpoint_error(u_new, target)
         if float(torch.linalg.vector_norm(r_new)) < float(torch.linalg.vector_norm(r)) or err_new < 0.5 * err:
-            m, u1, r, jac, rq, err, stale = m_new, u_new, r_new, j_new, rq_new, err_new, False
+            m, u1, r, jac, rq, err = m_new, u_new, r_new, j_new, rq_new, err_new
             mu = mu / 10.0 if mu > 1e-12 * float(torch.diagonal(jtj).mean()) else 0.0
         else:
             mu = max(mu * 10.0, 1e-3 * float(torch.diagonal(jtj).mean()))
