@@ -46,12 +46,13 @@ def bench_continuation(n: int, qmax: float, seed: int = 0, branches: int = 1):
     from deepgeometry.quantum import geodesics as C
 
     qs = [q for q in (1.0, 10.0, 100.0, 1000.0) if q <= qmax]
-    t = time.perf_counter()
+    t, tc = time.perf_counter(), time.process_time()
     res = C.complexity(C.haar(n, seed), n, qs, branches=branches)
-    dt = time.perf_counter() - t
+    dt, dc = time.perf_counter() - t, time.process_time() - tc
     worst = max(max(p) for p in res.path_residuals if p)
     steps = sum(len(p) for p in res.q_path)
-    print(f"continuation n={n} Haar seed {seed}, q 1 -> {qmax:g}, {branches} branch(es): {dt:.1f} s, "
+    print(f"continuation n={n} Haar seed {seed}, q 1 -> {qmax:g}, {branches} branch(es): {dt:.1f} s wall "
+          f"({dc:.1f} s CPU), "
           f"{steps} q steps, worst residual on the path {worst:.1e}, converged {all(res.converged)}, "
           f"multiple-shooting rescues {res.multiple_shooting_steps}")
     for q, length, e in zip(res.q_values, res.lengths, res.to_dict()["integration_error"], strict=True):

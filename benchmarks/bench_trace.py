@@ -79,11 +79,12 @@ def main(argv=None) -> int:
     record = _capture(model, segments, x)
     inputs = {name: record[name]["args"][0] for name, _ in segments}
 
-    def hutchinson_all() -> list:
+    def hutchinson_all(mode: str = "forward") -> list:
         g = torch.Generator().manual_seed(0)
-        return [jacobian_deviation(mod, inputs[name], args.probes, g) for name, mod in segments]
+        return [jacobian_deviation(mod, inputs[name], args.probes, g, mode=mode) for name, mod in segments]
 
     t_hutch, c_hutch = _time(hutchinson_all, args.reps)
+    t_rev, c_rev = _time(lambda: hutchinson_all("reverse"), args.reps)
     t_trace, c_trace = _time(lambda: trace(model, x, probes=args.probes), max(1, args.reps - 1))
 
     # explicit Jacobians: one representative segment per kind, on a few samples, extrapolated
@@ -112,6 +113,8 @@ def main(argv=None) -> int:
     print(f"{'one forward pass':40s}{t_fwd:11.3f}s{c_fwd:11.3f}s")
     print(f"{'Hutchinson J deviation, all segments':40s}{t_hutch:11.3f}s{c_hutch:11.3f}s"
           f"{t_hutch / t_fwd:11.2f} x{c_hutch / c_fwd:9.2f} x  forward (target <= 12x)")
+    print(f"{'  same, reverse mode (VJPs)':40s}{t_rev:11.3f}s{c_rev:11.3f}s"
+          f"{t_rev / t_fwd:11.2f} x{c_rev / c_fwd:9.2f} x  forward (target <= 12x)")
     print(f"{'whole trace() (capture, MACs, disp., J)':40s}{t_trace:11.3f}s{c_trace:11.3f}s"
           f"{t_trace / t_fwd:11.2f} x{c_trace / c_fwd:9.2f} x  forward")
     print(f"{'explicit Jacobians (extrapolated)':40s}{t_explicit:11.1f}s{c_explicit:11.1f}s"
@@ -125,8 +128,11 @@ def main(argv=None) -> int:
           f"{args.explicit_samples} sample(s) of one segment per kind and scaled linearly to {args.batch} "
           "samples and all segments; timings on a shared machine are inflated by contention.")
     ok = c_hutch / c_fwd <= 12 and c_explicit / c_hutch >= 20
+    ok_rev = c_rev / c_fwd <= 12 and c_explicit / c_rev >= 20
     print(f"\nRATIOS (CPU time) hutchinson/forward={c_hutch / c_fwd:.2f} "
           f"explicit/hutchinson={c_explicit / c_hutch:.0f}  {'PASS' if ok else 'MISS'}")
+    print(f"RATIOS (CPU time, reverse mode) hutchinson/forward={c_rev / c_fwd:.2f} "
+          f"explicit/hutchinson={c_explicit / c_rev:.0f}  {'PASS' if ok_rev else 'MISS'}")
     print(f"RATIOS (wall time) hutchinson/forward={t_hutch / t_fwd:.2f} "
           f"explicit/hutchinson={t_explicit / t_hutch:.0f}")
     return 0

@@ -185,3 +185,36 @@ def test_cli_bad_input_exit_2_and_no_output(tmp_path, synth, capsys, args, msg):
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".bad-out")]
+
+
+def test_lddmm_stationary_levels(synth):
+    """Coarse levels with one velocity shared by all time steps: constant in time when no finer level
+    runs, time-varying after a refinement, and the disc still becomes the ellipse without folds."""
+    shape = (40, 40)
+    moving = synth.disc(shape, 9.0)
+    grid = fields.identity_grid(shape, torch.float64)
+    fixed = torch.sigmoid(
+        (1.0 - torch.sqrt(((grid[0] - 19.5) / 13) ** 2 + ((grid[1] - 19.5) / 7) ** 2)) * 9.0
+    )
+    frozen = register(
+        fixed,
+        moving,
+        method=LDDMM(reg=1e-4, levels=2, iterations=(60, 0), stationary_levels=1, time_steps=5),
+        dtype=torch.float64,
+    )
+    u = frozen.velocity
+    assert u.shape == (5, 1, 2, *shape) and float(u.abs().max()) > 0.1
+    assert all(torch.equal(u[k], u[0]) for k in range(5))
+    r = register(
+        fixed,
+        moving,
+        method=LDDMM(reg=1e-4, levels=2, iterations=(60, 30), stationary_levels=5, time_steps=5),
+        dtype=torch.float64,
+    )
+    s = r.summary()
+    assert s["ncc_after"] > 0.97 and r.folds == 0
+    assert float((r.velocity - r.velocity.mean(0, keepdim=True)).abs().max()) > 0  # the finest level is free
+    a, b = r.level_starts
+    assert all(
+        x >= y - 1e-12 for x, y in zip(r.energy_history[a : b - 1], r.energy_history[a + 1 : b], strict=False)
+    )

@@ -27,7 +27,15 @@ def test_train_json_and_out(tmp_path, capsys):
     assert rec["ep"]["status"] == "ok" and len(rec["ep"]["epochs"]) == 1
     assert rec["backprop"]["epochs"] and "time_ratio" in rec
     assert json.loads(out.read_text())["ep"]["config"]["arch"] == "64-32-10"
+    assert rec["ep"]["config"]["preset"] == "code" and rec["ep"]["config"]["lrs"] == [0.2, 0.1]
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_paper_preset_flag(capsys):
+    args = ["ep", "train", "--data", "digits", "--arch", "64-32-10", "--epochs", "1", "--json"]
+    assert main([*args, "--preset", "paper", "--no-backprop"]) == 0
+    cfg = json.loads(capsys.readouterr().out)["ep"]["config"]
+    assert (cfg["preset"], cfg["beta"], cfg["lrs"]) == ("paper", 1.0, [0.1, 0.05])
 
 
 def test_bad_input_one_line(capsys):

@@ -183,3 +183,36 @@ def test_rademacher_signs_are_fair_and_independent():
     assert abs(float((flat[1:] * flat[:-1]).mean())) < 4 / math.sqrt(v.numel())
     w = rademacher((4, 1000, 3), torch.float64, torch.Generator().manual_seed(0))
     assert torch.equal(v, w)
+
+
+def test_reverse_mode_satisfies_the_same_oracles():
+    x = torch.randn(7, 3, 5, dtype=D)
+    est = jacobian_deviation(lambda t: t, x, probes=4, mode="reverse")
+    assert est.value == 0.0 and est.se == 0.0 and est.n == 28
+    for fn in (lambda t: 2 * t, lambda t: 0 * t + 0 * t.sum()):
+        est = jacobian_deviation(fn, torch.randn(6, 9, dtype=D), probes=3, mode="reverse")
+        assert est.value == pytest.approx(1.0, abs=1e-14)
+    g = torch.Generator().manual_seed(2)
+    for d_in, d_out in ((5, 3), (3, 5)):
+        w = torch.randn(d_out, d_in, generator=g, dtype=D)
+        e = torch.eye(d_out, d_in, dtype=D)
+        exact = float(torch.linalg.matrix_norm(w - e) / math.sqrt(min(d_in, d_out)))
+        est = jacobian_deviation(_linear(w), torch.randn(100, d_in, dtype=D), probes=40, mode="reverse",
+                                 generator=torch.Generator().manual_seed(3))
+        assert abs(est.value - exact) < 4 * est.se, (d_in, d_out, est, exact)
+    assert jacobian_deviation(lambda t: t[:, :3], torch.randn(4, 5, dtype=D), mode="reverse").value == 0.0
+    pad = jacobian_deviation(lambda t: torch.nn.functional.pad(t, (0, 2)), torch.randn(4, 3, dtype=D),
+                             mode="reverse")
+    assert pad.value == 0.0
+
+
+def test_forward_and_reverse_modes_agree_on_a_conv_block():
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, padding=1), torch.nn.Tanh(),
+                                torch.nn.Conv2d(4, 4, 3, padding=1)).double()
+    x = torch.randn(16, 4, 6, 6, dtype=D)
+    f = jacobian_deviation(block, x, probes=64, generator=torch.Generator().manual_seed(0))
+    r = jacobian_deviation(block, x, probes=64, generator=torch.Generator().manual_seed(1), mode="reverse")
+    assert abs(f.value - r.value) < 4 * math.hypot(f.se, r.se)
+    with pytest.raises(DeepGeometryError, match="mode"):
+        jacobian_deviation(block, x, mode="sideways")

@@ -63,7 +63,11 @@ def flow_forward(u: torch.Tensor) -> torch.Tensor:
 class LDDMM:
     """Large deformation diffeomorphic metric mapping with ``time_steps`` velocity fields.
 
-    Parameters are those of :class:`~deepgeometry.diffeo.svf.SVF`, plus ``time_steps``.
+    Parameters are those of :class:`~deepgeometry.diffeo.svf.SVF`, plus ``time_steps`` and
+    ``stationary_levels``: on that many coarsest pyramid levels the velocity is constrained to be stationary
+    (``u_k = v`` for every ``k``, the V-gradient summed over time), which finds large deformations with
+    ``T`` times fewer unknowns; the finer levels then free every ``u_k`` (the time-varying refinement of
+    eq. 3). At least the finest level is always time-varying.
     """
 
     alpha: float = 2.0
@@ -76,6 +80,7 @@ class LDDMM:
     iterations: tuple[int, ...] = (150, 80, 30)
     step: float = 1.0
     time_steps: int = 8
+    stationary_levels: int = 0
     name: str = "lddmm"
 
     def metric(self) -> FluidMetric:
@@ -87,30 +92,36 @@ class LDDMM:
         dt = 1.0 / T
         factors = pyramid(tuple(fixed.shape[2:]), self.levels)
         its = _per_level(self.iterations, len(factors))
+        n_stat = max(0, min(int(self.stationary_levels), len(factors) - 1))
         u = None
-        for f, n_it in zip(factors, its, strict=False):
+        for lev, (f, n_it) in enumerate(zip(factors, its, strict=False)):
             fl, ml = fields.downsample(fixed, f), fields.downsample(moving, f)
             sh = tuple(fl.shape[2:])
+            Tl = 1 if lev < n_stat else T  # a stationary level optimises one field shared by all steps
             if u is None:
-                u = fixed.new_zeros(T, B, D, *sh)
+                u = fixed.new_zeros(Tl, B, D, *sh)
             else:
-                u = fields.resize_displacement(u.flatten(0, 1), sh).view(T, B, D, *sh)
+                u = fields.resize_displacement(u.flatten(0, 1), sh).view(-1, B, D, *sh)
+                if u.shape[0] != Tl:
+                    u = u.expand(Tl, *u.shape[1:]).contiguous()
             N = float(torch.tensor(sh).prod())
 
-            def evaluate(u, fl=fl, ml=ml, N=N, sh=sh):
+            def evaluate(u, fl=fl, ml=ml, N=N, w_t=dt * T / u.shape[0]):
                 with torch.enable_grad():
                     uu = u.detach().requires_grad_(True)
-                    w = fields.sample(ml, flow(uu))
+                    w = fields.sample(ml, flow(uu.expand(T, *uu.shape[1:])))
                     sim = dissimilarity(self.similarity, w, fl, self.window).sum()
                     (g,) = torch.autograd.grad(sim, uu)
                 with torch.no_grad():
                     flat_u = u.flatten(0, 1)
-                    reg = self.reg * dt * float((metric.flat(flat_u) * flat_u).sum()) / N
-                    G = metric.sharp(g.flatten(0, 1) * (N / dt)).view_as(u) + 2.0 * self.reg * u
+                    reg = self.reg * w_t * float((metric.flat(flat_u) * flat_u).sum()) / N
+                    G = metric.sharp(g.flatten(0, 1) * (N / w_t)).view_as(u) + 2.0 * self.reg * u
                 return float(sim) + reg, G
 
             trace.level_starts.append(len(trace.energy))
             u = descend(u, evaluate, n_it, max_step_lr(self.step), trace)
+        if u.shape[0] != T:  # every level was stationary (a one-level pyramid cannot be: n_stat < levels)
+            u = u.expand(T, *u.shape[1:]).contiguous()
         with torch.no_grad():
             sq = torch.stack([metric.inner(None, u[k], u[k]) for k in range(T)])  # (T, B)
             energy = dt * sq.sum(0)

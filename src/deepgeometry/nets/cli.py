@@ -60,6 +60,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--flow-samples", type=int, default=1000,
                    help="inputs used for intrinsic dimension and separability (1000; TwoNN needs >= 1000)")
     p.add_argument("--probes", type=int, default=8, help="Hutchinson probes per sample (8)")
+    p.add_argument("--jacobian-mode", choices=["forward", "reverse"], default="forward",
+                   help="JVPs (forward, default) or VJPs (reverse: ~2x faster for convolutions on CPU)")
     p.add_argument("--path", default="great-circle", choices=["great-circle", "pair"],
                    help="input curve for the data-flow length and curvature")
     p.add_argument("--no-flow", action="store_true", help="skip the data-flow geometry")
@@ -342,7 +344,7 @@ def run(args: argparse.Namespace) -> int:
         training = res.to_dict()
 
     x = x_all[: args.samples]
-    curve = trace(model, x, layers, probes=args.probes, seed=args.seed)
+    curve = trace(model, x, layers, probes=args.probes, seed=args.seed, jacobian_mode=args.jacobian_mode)
     record: dict[str, Any] = {
         "model": args.model, "data": args.data, "weights": args.weights, "version": __version__,
         **curve.to_dict(), "training": training,

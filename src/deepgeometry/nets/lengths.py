@@ -153,7 +153,7 @@ def rademacher(shape: tuple[int, ...], dtype: torch.dtype, generator: torch.Gene
 
 def jacobian_deviation(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, probes: int = 8,
                        generator: torch.Generator | None = None,
-                       chunk_size: int | None = None) -> Estimate:
+                       chunk_size: int | None = None, mode: str = "forward") -> Estimate:
     """Hutchinson estimate of ``sqrt(mean_i ||J_i - E||_F^2) / ||E||_F`` and its standard error.
 
     Parameters
@@ -168,6 +168,12 @@ def jacobian_deviation(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
         Source of the probes (for reproducibility).
     chunk_size
         Passed to ``vmap`` to bound memory (probes per chunk); ``None`` = all at once.
+    mode
+        ``"forward"``: probes pushed forward, ``||(J - E) v||^2`` by ``vmap(jvp)`` (no graph is stored).
+        ``"reverse"``: probes pulled back, ``||(J - E)^T u||^2`` by one forward with a graph and one VJP per
+        probe (``E[||A^T u||^2] = ||A||_F^2`` too). On CPU with convolutions in torch 2.x the reverse mode is
+        about 2x faster (forward-mode convolution costs ~3.5 forward passes per probe); it needs autograd
+        through ``fn`` and memory for one graph.
 
     Returns
     -------
@@ -183,6 +189,10 @@ def jacobian_deviation(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     if not torch.is_floating_point(x):
         raise DeepGeometryError(f"jacobian_deviation: x must be floating point, got {x.dtype}")
     x = x.detach()
+    if mode == "reverse":
+        return _jacobian_deviation_reverse(fn, x, int(probes), generator)
+    if mode != "forward":
+        raise DeepGeometryError(f"jacobian_deviation: mode must be 'forward' or 'reverse', got {mode!r}")
     v = rademacher((int(probes), *x.shape), x.dtype, generator, x.device)
 
     def push(t: torch.Tensor) -> torch.Tensor:
@@ -208,3 +218,31 @@ def jacobian_deviation(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     value = math.sqrt(max(m2, 0.0))
     se = se2 / (2 * value) if value > 0 else 0.0
     return Estimate(value, se, int(terms.numel()))
+
+
+def _jacobian_deviation_reverse(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, probes: int,
+                                generator: torch.Generator | None) -> Estimate:
+    """Hutchinson on ``(J - E)^T``: one forward with a graph, one VJP per Rademacher probe ``u``."""
+    xx = x.clone().requires_grad_(True)
+    with torch.enable_grad():
+        y = fn(xx)
+        if not isinstance(y, torch.Tensor) or not y.requires_grad:
+            raise DeepGeometryError("jacobian_deviation: the segment's output does not depend on its input")
+        u = rademacher((probes, *y.shape), y.dtype, generator, y.device)
+        n_batch = x.shape[0]
+        d_in, d_out = x[0].numel(), y[0].numel()
+        d = min(d_in, d_out)
+        terms = []
+        for k in range(probes):
+            (g,) = torch.autograd.grad(y, xx, u[k], retain_graph=k < probes - 1)
+            g = g.reshape(n_batch, -1)
+            # (J - E)^T u = J^T u - E^T u, where E^T u keeps u's first d coordinates (zero-padded to d_in)
+            g[:, :d] -= u[k].reshape(n_batch, -1)[:, :d]
+            terms.append(torch.linalg.vector_norm(g, dim=-1).to(torch.float64).square() / d)
+    t = torch.stack(terms)
+    if not bool(torch.isfinite(t).all()):
+        raise DeepGeometryError("jacobian_deviation: the vector-Jacobian products are not finite")
+    m2, se2 = _mean_se(t)
+    value = math.sqrt(max(m2, 0.0))
+    se = se2 / (2 * value) if value > 0 else 0.0
+    return Estimate(value, se, int(t.numel()))

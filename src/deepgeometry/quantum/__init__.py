@@ -15,8 +15,10 @@ from .geodesics import check_unitary as check_unitary
 from .geodesics import cnot as cnot
 from .geodesics import complexity as complexity
 from .geodesics import connect as connect
+from .geodesics import connect_multiple as connect_multiple
 from .geodesics import haar as haar
 from .geodesics import log_branches as log_branches
+from .geodesics import multiple_shooting_guess as multiple_shooting_guess
 from .geodesics import parse_target as parse_target
 from .geodesics import principal_hamiltonian as principal_hamiltonian
 from .geodesics import qft as qft
@@ -28,7 +30,8 @@ from .metric import one_local as one_local
 
 __all__ = [
     "MEASURES", "Complexity", "Connection", "CurvatureStats", "PauliGroup", "PenaltyMetric",
-    "check_unitary", "cnot", "complexity", "connect", "curvature_stats", "haar", "log_branches",
+    "check_unitary", "cnot", "complexity", "connect", "connect_multiple", "curvature_stats", "haar",
+    "log_branches", "multiple_shooting_guess",
     "one_local", "parse_target", "pauli_planes", "principal_hamiltonian", "qft", "sample_curvatures",
     "shoot", "toffoli",
 ]

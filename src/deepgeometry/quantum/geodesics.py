@@ -510,7 +510,7 @@ def _segment_jet(metric: PenaltyMetric, m: torch.Tensor, steps: int, t1: float
 
 
 @dataclass
-class _MSState:
+class ShootingNodes:
     """Unknowns of the multiple-shooting system: momenta ``m_k`` at ``t_k = k/K`` (K, D) and group
     points ``g_k`` (K + 1, d, d) with ``g_0 = I`` and ``g_K = V`` fixed."""
 
@@ -518,7 +518,7 @@ class _MSState:
     g: torch.Tensor
 
 
-def _ms_system(metric: PenaltyMetric, st: _MSState, sps: int, basis: torch.Tensor
+def _ms_system(metric: PenaltyMetric, st: ShootingNodes, sps: int, basis: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Residual ``F`` (group defects R_k, then momentum defects M_k), its exact Jacobian and the largest
     spectral-norm group defect ``max_k ||phi_k g_k - g_{k+1}||``.
@@ -555,17 +555,18 @@ def _ms_system(metric: PenaltyMetric, st: _MSState, sps: int, basis: torch.Tenso
     return f, jac, worst
 
 
-def _ms_update(st: _MSState, delta: torch.Tensor, group: PauliGroup) -> _MSState:
+def _ms_update(st: ShootingNodes, delta: torch.Tensor, group: PauliGroup) -> ShootingNodes:
     kseg, dim = st.m.shape
     m = st.m + delta[:kseg * dim].reshape(kseg, dim)
     g = st.g.clone()
     if kseg > 1:
         g[1:kseg] = group.exp(delta[kseg * dim:].reshape(kseg - 1, dim)) @ g[1:kseg]
-    return _MSState(m, g)
+    return ShootingNodes(m, g)
 
 
 def multiple_shooting_guess(metric: PenaltyMetric, target: torch.Tensor, segments: int, steps: int, *,
-                            m0: torch.Tensor | None = None, geodesic: Geodesic | None = None) -> _MSState:
+                            m0: torch.Tensor | None = None, geodesic: Geodesic | None = None
+                            ) -> ShootingNodes:
     """Initial unknowns for :func:`connect_multiple` on ``segments`` equal pieces of ``[0, 1]``.
 
     From ``geodesic`` (a curve from I to the target, e.g. the solution at a nearby q): its group points
@@ -586,7 +587,7 @@ def multiple_shooting_guess(metric: PenaltyMetric, target: torch.Tensor, segment
         g = metric.group.exp(ts[:, None] * h)
         g[0] = torch.eye(g.shape[-1], dtype=g.dtype)
         g[-1] = target
-        return _MSState(h.expand(kseg, -1).clone(), g)
+        return ShootingNodes(h.expand(kseg, -1).clone(), g)
     if geodesic is None:
         geodesic = euler_arnold(metric.group, metric, m0, steps=kseg * sps)
     times = geodesic.times
@@ -598,10 +599,10 @@ def multiple_shooting_guess(metric: PenaltyMetric, target: torch.Tensor, segment
     g[0] = torch.eye(g.shape[-1], dtype=g.dtype)
     g[-1] = target
     m = geodesic.momenta[idx[:-1]].clone()
-    return _MSState(m, g)
+    return ShootingNodes(m, g)
 
 
-def connect_multiple(metric: PenaltyMetric, target: torch.Tensor, guess: _MSState, *, steps: int,
+def connect_multiple(metric: PenaltyMetric, target: torch.Tensor, guess: ShootingNodes, *, steps: int,
                      tol: float = 1e-10, max_iter: int = 30, polish: bool = True) -> Connection:
     """Multiple shooting for ``U(1) = target``: ``[0, 1]`` cut into K equal segments.
 
@@ -626,7 +627,7 @@ def connect_multiple(metric: PenaltyMetric, target: torch.Tensor, guess: _MSStat
     rw = torch.ones((2 * kseg - 1) * dim, dtype=torch.float64)
     rw[kseg * dim:] = (1.0 / metric.weights.sqrt()).repeat(kseg - 1)
 
-    def system(state: _MSState) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+    def system(state: ShootingNodes) -> tuple[torch.Tensor, torch.Tensor, float, float]:
         f, jac, worst = _ms_system(metric, state, sps, basis)
         mom = float(f[kseg * dim:].abs().max()) if kseg > 1 else 0.0
         return rw * f, rw[:, None] * jac, worst, mom
@@ -734,7 +735,7 @@ def _follow_branch(metric: PenaltyMetric, h: torch.Tensor, v: torch.Tensor, q_va
                 guess = conn.m0 + (q_next - q) * conn.dm0_dq if conn.dm0_dq is not None else conn.m0
                 met = metric.with_q(q_next)
                 steps = default_steps(met.sharp(guess), met, per_radian)
-                c = connect(met, v, guess, steps=steps, tol=tol, max_iter=6, tangent=True, segments=1)
+                c = connect(met, v, guess, steps=steps, tol=tol, max_iter=10, tangent=True, segments=1)
                 if not c.converged and dlq < ms_below and segments > 1:
                     # single shooting stalls even for a small step: multiple shooting from the whole
                     # previous curve (it reaches V), polished into a single-shooting solution
@@ -747,11 +748,14 @@ def _follow_branch(metric: PenaltyMetric, h: torch.Tensor, v: torch.Tensor, q_va
                         ms_steps += 1
                 if c.converged and c.length is not None and c.length < conn.length * (1 - 1e-9):
                     c.converged = False  # a shorter geodesic at larger q: the corrector jumped branch
+                log.debug("q %.6g -> %.6g: %s, residual %.1e, %d iterations, %d steps", q, q_next,
+                          "accepted" if c.converged else "rejected", c.residual, c.iterations, c.steps)
                 if c.converged:
                     q, conn = q_next, c
                     path.append(q)
                     resid.append(c.residual)
-                    grow = 1.5 if c.iterations <= 3 else 1.0 if c.iterations <= 4 else 0.7
+                    it_c = c.iterations
+                    grow = 1.5 if it_c <= 3 else 1.25 if it_c <= 4 else 1.0 if it_c <= 6 else 0.7
                     dlq = min(max_dlogq, dlq * grow)
                 else:
                     dlq *= 0.5
@@ -768,7 +772,7 @@ def _follow_branch(metric: PenaltyMetric, h: torch.Tensor, v: torch.Tensor, q_va
 def complexity(target: torch.Tensor, n_qubits: int | None = None, q: float | list[float] = 1000.0, *,
                locality: int | None = 2, easy: list[str] | None = None, phase: str = "mod-phase",
                branches: int = 2, tol: float = 1e-10, int_tol: float = 1e-8, max_dlogq: float = 0.7,
-               per_radian: float = 3.0, time_limit: float | None = None, segments: int = 4) -> Complexity:
+               per_radian: float = 1.5, time_limit: float | None = None, segments: int = 4) -> Complexity:
     """Geodesic length from I to ``target`` under eq. (1), by continuation in q from q = 1.
 
     Parameters
@@ -789,6 +793,9 @@ def complexity(target: torch.Tensor, n_qubits: int | None = None, q: float | lis
         Endpoint residual ``||U(1) - V||_2`` required at every continuation step.
     int_tol
         At each requested q the step count is doubled until the endpoint moves less than this.
+    per_radian
+        RK4 steps per unit rotation rate along the path (:func:`default_steps`); 1.5 keeps RK4 well
+        inside its stability region, and the accuracy at each requested q comes from ``int_tol``.
     time_limit
         Optional wall-clock budget in seconds (branches stop where they are; reported as not converged).
     segments
