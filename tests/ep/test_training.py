@@ -94,6 +94,7 @@ def test_ep_learns_digits(data):
     assert rec.status == "ok" and len(rec.epochs) == 6
     assert rec.final_test_error < 0.25  # chance is 0.9
     assert rec.epochs[-1]["train_cost"] < rec.epochs[0]["train_cost"]
+    assert 0 <= rec.epochs[-1]["free_phase_residual"] < 0.05  # the persistent test states are near-fixed
 
 
 def test_dead_outputs_are_detected(data):

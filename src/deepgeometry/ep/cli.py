@@ -117,6 +117,7 @@ def _train(args: argparse.Namespace) -> int:
             prog.console.print(
                 f"epoch {row['epoch']:3d}  train err {100 * row['train_error']:6.2f}%  test err "
                 f"{100 * row['test_error']:6.2f}%  dead outputs {row['dead_output_units']}  "
+                f"free-phase residual {row['free_phase_residual']:.1e}  "
                 f"{row['seconds']:6.2f} s"
             )
 

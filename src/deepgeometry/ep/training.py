@@ -310,13 +310,20 @@ def train_ep(
         )
         test_out = test_particles[-1]
         dead_units = int((zero_run >= cfg.dead_patience).sum())
+        seconds = time.perf_counter() - t0
+        # how far the test states are from a fixed point of eq. (9): the size of one more Euler step
+        nxt = hopfield_relax(net.weights, net.biases, x_test, test_particles, steps=1, eps=cfg.eps)
+        residual = max(
+            float((a - b).abs().max(1).values.mean()) for a, b in zip(nxt, test_particles, strict=True)
+        )
         row = {
             "epoch": epoch + 1,
             "train_error": wrong / max(1, seen),
             "train_cost": cost_sum / max(1, seen),
             "test_error": float((test_out.argmax(1) != y_test).float().mean()),
             "dead_output_units": dead_units,
-            "seconds": time.perf_counter() - t0,
+            "free_phase_residual": residual,
+            "seconds": seconds,
         }
         rec.epochs.append(row)
         if on_epoch is not None:
