@@ -55,6 +55,9 @@ def bench_continuation(n: int, qmax: float, seed: int = 0, branches: int = 1):
           f"({dc:.1f} s CPU), "
           f"{steps} q steps, worst residual on the path {worst:.1e}, converged {all(res.converged)}, "
           f"multiple-shooting rescues {res.multiple_shooting_steps}")
+    reached = [f"{p[-1]:.4g}" if p else "-" for p in res.q_path]
+    print(f"  last q reached per branch: {', '.join(reached)} (a branch stops where the q step falls below "
+          "1e-3 in log q, e.g. at a fold)")
     for q, length, e in zip(res.q_values, res.lengths, res.to_dict()["integration_error"], strict=True):
         print(f"  q={q:<7g} length {length}  integration error {e}")
     return res

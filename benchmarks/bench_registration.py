@@ -33,11 +33,17 @@ DATA = Path(os.environ.get("DEEPGEOMETRY_DATA", ROOT.parent / "shared" / "data" 
 # schedule shape: the velocity is estimated on the coarse levels and the full-resolution level only upsamples
 # it (ANTsPy SyN's defaults are (40, 20, 0) iterations). LDDMM's ``stationary_levels`` first finds the large
 # deformation with one velocity shared by all time steps on the coarse levels, then frees every u_k.
+# vector-momentum shooting: the momentum (and the EPDiff integration, Eulerian RK4 in core.euler_arnold)
+# live on a grid of at most ``grid_size`` per side, the map is upsampled to the image; L-BFGS in the V-metric
+VECTOR = dict(momentum="vector", grid_size=32, optimizer="lbfgs", step=2.0)
 OURS = {
     "circle-C": {
         "svf": dict(reg=1e-5, levels=4, iterations=(400, 200, 40, 10)),
         "lddmm": dict(reg=1e-5, levels=4, iterations=(400, 200, 40, 10), stationary_levels=2),
         "shooting": dict(reg=1e-4, levels=3, iterations=(150, 40, 10)),
+        "shooting (vector)": dict(
+            VECTOR, reg=1e-5, alpha=8.0, levels=4, iterations=(80, 30, 0, 0), time_steps=8
+        ),
     },
     "r16-r64": {
         "svf": dict(reg=1e-4, levels=3, iterations=(150, 40, 10), affine=True),
@@ -45,6 +51,9 @@ OURS = {
             reg=1e-4, levels=3, iterations=(150, 40, 0), affine=True, time_steps=6, stationary_levels=1
         ),
         "shooting": dict(reg=1e-3, levels=3, iterations=(100, 30, 10), affine=True),
+        "shooting (vector)": dict(
+            VECTOR, reg=1e-4, levels=2, iterations=(30, 0), time_steps=4, grid_size=64, affine=True
+        ),
     },
     "brain": {
         "svf": dict(reg=1e-4, levels=3, iterations=(80, 30, 0), affine=True),
@@ -103,7 +112,7 @@ def run_ours(pair: str, method: str, opts: dict, threads: int = 1) -> dict:
 
     f, m = load_pair(pair)
     t0, c0 = time.perf_counter(), time.process_time()
-    r = register(f, m, method=method, **opts)
+    r = register(f, m, method=method.split()[0], **opts)  # "shooting (vector)" -> "shooting"
     cpu, wall = time.process_time() - c0, time.perf_counter() - t0
     warped = r.warped[0, 0].numpy()
     out = _metrics(f, warped, r.displacement[0].numpy())
@@ -196,6 +205,32 @@ def run_memory(steps: int) -> dict:
     return out
 
 
+def run_memory_vector(steps: int, checkpointed: bool) -> dict:
+    """Bytes autograd saves for the backward pass of vector shooting on circle->C at 128^2 (counted with
+    ``saved_tensors_hooks``; peak RSS is too noisy for this on a shared machine), with or without per-step
+    checkpointing, and the peak RSS of the whole forward + backward."""
+    import torch
+
+    torch.set_num_threads(1)
+    from deepgeometry.diffeo import FluidMetric, fields, vector_shooting_loss
+
+    f, m = load_pair("circle-C")
+    src = fields.downsample(torch.from_numpy(m)[None, None], 2)
+    tgt = fields.downsample(torch.from_numpy(f)[None, None], 2)
+    metric = FluidMetric(2.0, 1.0, 2.0)
+    m0 = metric.flat(0.1 * fields.smooth(torch.cat([tgt - src, src - tgt], 1), 4.0)).requires_grad_(True)
+    saved = [0]
+
+    def pack(t):
+        saved[0] += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = vector_shooting_loss(m0, src, tgt, metric, steps=steps, checkpointed=checkpointed)
+    loss.sum().backward()
+    return {"saved_mb": saved[0] / 2**20}
+
+
 def _child(q, fn, args):
     try:
         res = fn(*args)
@@ -259,7 +294,7 @@ def main(argv=None) -> int:
                 (pair, meth, opts, args.threads),
             )
             for meth, opts in OURS[pair].items()
-            if meth in methods
+            if meth.split()[0] in methods
         ]
         peer_cpu = None
         for label, fn, fargs in jobs:
@@ -291,6 +326,15 @@ def main(argv=None) -> int:
                 f"shooting explicit adjoint, recompute={rec}: extra peak RSS {a / 1024:.1f} MB at 8 steps, "
                 f"{b / 1024:.1f} MB at 32 steps"
             )
+    for ck in (False, True):
+        vm = {s: in_child(run_memory_vector, s, ck) for s in (8, 32)}
+        if all("saved_mb" in vm[s] for s in vm):
+            print(
+                f"vector shooting autograd gradient (128^2), checkpointed={ck}: autograd saves "
+                f"{vm[8]['saved_mb']:.1f} MB at 8 steps, {vm[32]['saved_mb']:.1f} MB at 32 steps "
+                f"(peak RSS {vm[8]['peak_rss_mb']:.0f} / {vm[32]['peak_rss_mb']:.0f} MB)"
+            )
+        mem[f"vector_checkpointed_{ck}"] = vm
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "memory": mem}, indent=2, default=str))
     return 0

@@ -57,3 +57,54 @@ def test_structure_rule():
     assert structure_rule(
         {"numbers": {**n, "reinforce_near_optimal_fraction": float("nan")}}
     ).verdict.startswith("inconclusive")
+
+
+def test_learning_plate_assembles_the_runs(tmp_path, monkeypatch):
+    """The plate's full profile runs EP (code preset), backprop, the code's literal deep settings, the deep
+    net that learns (paper table, symmetric) and the paper table for 784-500-10 (fake workers)."""
+    from deepgeometry.atlas.plate import PLATES, SimpleContext
+    from deepgeometry.atlas.plates import ep as plates_ep
+
+    seen = []
+
+    def fake_train(item):
+        seen.append(item)
+        err = {"backprop": 0.063}.get(item["method"], 0.061 if item.get("preset") != "paper" else 0.081)
+        status = "dead outputs" if item["overrides"] == {"epochs": 1} else "ok"
+        ep = [{"epoch": 1, "test_error": err}]
+        return {
+            "status": status,
+            "detail": "",
+            "final_test_error": err,
+            "seconds_per_epoch": 1.0,
+            "epochs": ep,
+        }
+
+    def fake_gdu(seed):
+        return [
+            {
+                "beta": 0.1,
+                "cos_one_sided": 0.99,
+                "cos_symmetric": 0.999,
+                "err_one_sided": 0.1,
+                "err_symmetric": 0.01,
+            },
+            {
+                "beta": 0.01,
+                "cos_one_sided": 0.999,
+                "cos_symmetric": 1.0,
+                "err_one_sided": 0.01,
+                "err_symmetric": 1e-4,
+            },
+        ]
+
+    monkeypatch.setattr(plates_ep, "train_item", fake_train)
+    monkeypatch.setattr(plates_ep, "gdu_item", fake_gdu)
+    p = PLATES["ep-learns-like-backprop"]
+    out = p.run(p.config("full"), SimpleContext(tmp_path, profile="full"))
+    n = out["numbers"]
+    assert abs(n["gap_points"] - (-0.2)) < 1e-9 and abs(n["ep_paper_table_gap_points"] - 1.8) < 1e-9
+    assert n["literal_two_layer_status"] == "dead outputs" and n["deep_status"] == "ok"
+    deep = [i for i in seen if i["arch"] == "784-500-500-10" and i["overrides"]["epochs"] > 1]
+    assert deep[0]["preset"] == "paper" and deep[0]["overrides"]["estimator"] == "symmetric"
+    assert p.verdict(out).verdict == "supported"

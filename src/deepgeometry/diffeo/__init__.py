@@ -8,6 +8,7 @@ Public surface::
     DiffeoGroup            Diff(M) for deepgeometry.core.euler_arnold (exp by scaling and squaring,
     EPDiff ad*)
     shoot_images, adjoint_gradient, shooting_loss, geodesic   geodesic shooting and its explicit adjoint
+    vector_geodesic, vector_shooting_loss   vector-momentum shooting (Shooting(momentum="vector"))
     fields                 grids, warps, composition, inverse, Jacobian determinant, folds
     load_image, save_nifti, save_png   I/O (PNG/JPEG/NumPy/NIfTI)
 """
@@ -30,6 +31,8 @@ from .similarity import lncc as lncc
 from .similarity import ncc as ncc
 from .similarity import ssd as ssd
 from .svf import SVF as SVF
+from .vector_shooting import vector_geodesic as vector_geodesic
+from .vector_shooting import vector_shooting_loss as vector_shooting_loss
 
 __all__ = [
     "LDDMM",
@@ -50,4 +53,6 @@ __all__ = [
     "shoot_images",
     "shooting_loss",
     "ssd",
+    "vector_geodesic",
+    "vector_shooting_loss",
 ]

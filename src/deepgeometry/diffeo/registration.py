@@ -44,7 +44,8 @@ class Registration:
     energy
         ``(B,)`` kinetic energy of the curve (``int <u, u>_V dt``).
     velocity, momentum
-        SVF: stationary velocity; LDDMM: ``(T, B, D, *S)`` velocities; shooting: ``u(0)`` and scalar ``P(0)``.
+        SVF: stationary velocity; LDDMM: ``(T, B, D, *S)`` velocities; shooting: ``u(0)`` and scalar ``P(0)``
+        (``momentum="vector"``: ``v0 = K m0`` and the vector momentum ``m0``, on the momentum grid).
     energy_history
         Objective after every accepted iteration, across levels (``level_starts`` marks each level).
     status, warnings

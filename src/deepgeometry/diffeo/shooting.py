@@ -307,6 +307,13 @@ class Shooting:
     momentum is upsampled and rescaled so that its initial velocity matches the coarse level's.
 
     Parameters are those of :class:`~deepgeometry.diffeo.svf.SVF`, plus ``time_steps`` and ``recompute``.
+    ``momentum="vector"`` optimises a vector momentum ``m0`` instead (Singh et al. 2013; see
+    :mod:`.vector_shooting`): the geodesic is ``core.euler_arnold`` on :class:`DiffeoGroup`, the gradient is
+    autograd through it (``checkpoint=True``: per-step checkpointing, autograd keeps only the step inputs),
+    ``grid_size`` caps the side of the momentum grid (the map is upsampled to the images; ``grid_size`` and
+    ``time_steps`` may be given per level, coarsest first, like ``iterations``) and ``optimizer``
+    is ``"descent"`` (backtracking V-gradient descent) or ``"lbfgs"`` (L-BFGS in the V-metric); these four
+    options act in the vector mode only.
     """
 
     alpha: float = 2.0
@@ -318,9 +325,28 @@ class Shooting:
     levels: int = 3
     iterations: tuple[int, ...] = (150, 80, 30)
     step: float = 1.0
-    time_steps: int = 8
+    time_steps: int | tuple[int, ...] = 8
     recompute: bool = False
+    momentum: str = "scalar"
+    checkpoint: bool = False
+    grid_size: int | tuple[int, ...] | None = None
+    optimizer: str = "descent"
     name: str = "shooting"
+
+    def __post_init__(self):
+        if self.momentum not in ("scalar", "vector"):
+            raise DeepGeometryError(f"Shooting: momentum must be 'scalar' or 'vector', got {self.momentum!r}")
+        if self.optimizer not in ("descent", "lbfgs"):
+            raise DeepGeometryError(
+                f"Shooting: optimizer must be 'descent' or 'lbfgs', got {self.optimizer!r}"
+            )
+        if self.momentum == "scalar" and isinstance(self.time_steps, (tuple, list)):
+            raise DeepGeometryError("Shooting: per-level time_steps need momentum='vector'")
+        grids = self.grid_size if isinstance(self.grid_size, (tuple, list)) else [self.grid_size]
+        if self.grid_size is not None and any(g is None or int(g) != g or g < 8 for g in grids):
+            raise DeepGeometryError(
+                f"Shooting: grid_size must be None or an integer >= 8, got {self.grid_size!r}"
+            )
 
     def metric(self):
         from .metric import FluidMetric
@@ -328,6 +354,10 @@ class Shooting:
         return FluidMetric(self.alpha, self.gamma, self.power)
 
     def fit(self, fixed: torch.Tensor, moving: torch.Tensor, trace) -> dict:
+        if self.momentum == "vector":
+            from .vector_shooting import fit_vector
+
+            return fit_vector(self, fixed, moving, trace)
         from ._common import descend, pyramid
         from .svf import _per_level
 

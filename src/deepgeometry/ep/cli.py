@@ -1,5 +1,9 @@
 """``deepgeometry ep train``: train a Scellier-Bengio Hopfield net by EP, next to a backprop MLP.
 
+Hyper-parameters come from ``--preset``: ``code`` (default; Scellier & Bengio's released code, translated to
+the cost ``C = 1/2 ||y - d||^2``) or ``paper`` (the paper's Table 1 read literally); see
+:mod:`deepgeometry.ep.training`. Any single value can be overridden (``--beta``, ``--lrs``, ...).
+
 Exit codes: 0 trained; 1 the EP run died (dead outputs) or diverged (the record says which); 2 bad input.
 """
 
@@ -115,9 +119,9 @@ def _train(args: argparse.Namespace) -> int:
         def on_epoch(row: dict) -> None:
             rows.append(row)
             prog.console.print(
-                f"epoch {row['epoch']:3d}  train err {100 * row['train_error']:6.2f}%  test err "
-                f"{100 * row['test_error']:6.2f}%  dead outputs {row['dead_output_units']}  "
-                f"free-phase residual {row['free_phase_residual']:.1e}  "
+                f"epoch {row['epoch']:3d}  train {100 * row['train_error']:5.2f}%  test "
+                f"{100 * row['test_error']:5.2f}%  dead out {row['dead_output_units']}  "
+                f"resid {row['free_phase_residual']:.0e}  "
                 f"{row['seconds']:6.2f} s"
             )
 

@@ -24,7 +24,11 @@ Continuation. At q = 1 the metric is bi-invariant and the geodesics are ``exp(-i
 logarithm of the target; the shortest few logarithms (branches) start the continuation in ``log q``;
 each branch is followed with a secant predictor and an LM corrector, its step adapted to the number of
 iterations. Along a branch ``dE/dq = int |Q h|^2 dt >= 0``, so every branch's length is nondecreasing
-in q and so is the minimum over branches that is reported as the complexity.
+in q and so is the minimum over branches that is reported as the complexity. A branch can end at a
+fold (its Jacobian turns singular and the corrector's steps shrink to nothing); continuation in q
+cannot pass a fold, so that branch is reported as not converged beyond it and the answer there rests
+on the other branches (measured for a Haar n = 4 target: the two shortest branches stall near
+q = 20.3 and q = 2.77).
 """
 
 from __future__ import annotations
