@@ -749,7 +749,7 @@ def _follow_branch(metric: PenaltyMetric, h: torch.Tensor, v: torch.Tensor, q_va
                         c = connect(met, v, ms.m0, steps=ms.steps, tol=tol, max_iter=4, tangent=True,
                                     segments=1)
                         c.multiple_shooting = True
-                        ms_steps += 1
+                        ms_steps += int(c.converged)
                 if c.converged and c.length is not None and c.length < conn.length * (1 - 1e-9):
                     c.converged = False  # a shorter geodesic at larger q: the corrector jumped branch
                 log.debug("q %.6g -> %.6g: %s, residual %.1e, %d iterations, %d steps", q, q_next,
