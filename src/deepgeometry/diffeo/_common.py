@@ -14,6 +14,23 @@ from .similarity import ncc
 
 
 @dataclass
+class MethodOptions:
+    """Options shared by the three registration methods (LDDMM, SVF, Shooting): the fluid metric
+    ``L = (alpha * (-Laplacian) + gamma)^power``, the regularisation weight, the similarity, the pyramid and
+    the optimiser's per-level iterations and first step (in voxels)."""
+
+    alpha: float = 2.0
+    gamma: float = 1.0
+    power: float = 2.0
+    reg: float = 0.02
+    similarity: str = "ssd"
+    window: int = 9
+    levels: int = 3
+    iterations: tuple[int, ...] = (150, 80, 30)
+    step: float = 1.0
+
+
+@dataclass
 class Trace:
     """What the optimiser records: energy per accepted iteration, level boundaries, warnings."""
 

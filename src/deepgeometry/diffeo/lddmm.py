@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from . import fields
-from ._common import Trace, descend, max_step_lr, pyramid
+from ._common import MethodOptions, Trace, descend, max_step_lr, pyramid
 from .metric import FluidMetric
 from .similarity import dissimilarity
 from .svf import _per_level
@@ -60,7 +60,7 @@ def flow_forward(u: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class LDDMM:
+class LDDMM(MethodOptions):
     """Large deformation diffeomorphic metric mapping with ``time_steps`` velocity fields.
 
     Parameters are those of :class:`~deepgeometry.diffeo.svf.SVF`, plus ``time_steps`` and
@@ -70,15 +70,6 @@ class LDDMM:
     eq. 3). At least the finest level is always time-varying.
     """
 
-    alpha: float = 2.0
-    gamma: float = 1.0
-    power: float = 2.0
-    reg: float = 0.02
-    similarity: str = "ssd"
-    window: int = 9
-    levels: int = 3
-    iterations: tuple[int, ...] = (150, 80, 30)
-    step: float = 1.0
     time_steps: int = 8
     stationary_levels: int = 0
     name: str = "lddmm"

@@ -38,6 +38,7 @@ import torch
 from ..core.geodesic import Geodesic, euler_arnold
 from ..errors import DeepGeometryError
 from . import fields
+from ._common import MethodOptions
 from .group import DiffeoGroup
 from .similarity import dissimilarity
 
@@ -299,7 +300,7 @@ def geodesic(
 
 
 @dataclass
-class Shooting:
+class Shooting(MethodOptions):
     """Geodesic-shooting registration: optimise the initial scalar momentum ``P(0)`` (Vialard et al. 2012).
 
     At each pyramid level the energy ``lambda <m0, K m0> / N + sim`` (eq. 17 with ``sigma^2 = lambda``,
@@ -316,15 +317,6 @@ class Shooting:
     options act in the vector mode only.
     """
 
-    alpha: float = 2.0
-    gamma: float = 1.0
-    power: float = 2.0
-    reg: float = 0.02
-    similarity: str = "ssd"
-    window: int = 9
-    levels: int = 3
-    iterations: tuple[int, ...] = (150, 80, 30)
-    step: float = 1.0
     time_steps: int | tuple[int, ...] = 8
     recompute: bool = False
     momentum: str = "scalar"

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import torch
 
 from . import fields
-from ._common import Trace, descend, max_step_lr, pyramid
+from ._common import MethodOptions, Trace, descend, max_step_lr, pyramid
 from .metric import FluidMetric
 from .similarity import dissimilarity
 
 
 @dataclass
-class SVF:
+class SVF(MethodOptions):
     """Stationary-velocity-field registration (the group exponential by scaling and squaring).
 
     Parameters
@@ -40,15 +40,6 @@ class SVF:
         Largest first update per level, in voxels.
     """
 
-    alpha: float = 2.0
-    gamma: float = 1.0
-    power: float = 2.0
-    reg: float = 0.02
-    similarity: str = "ssd"
-    window: int = 9
-    levels: int = 3
-    iterations: tuple[int, ...] = (150, 80, 30)
-    step: float = 1.0
     name: str = "svf"
 
     def metric(self) -> FluidMetric:
