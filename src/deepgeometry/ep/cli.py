@@ -86,11 +86,12 @@ def _train(args: argparse.Namespace) -> int:
 
     from ..data import load
     from ..utils import atomic_write_text, dump_json, set_threads
-    from .training import scellier_bengio_config, train_backprop, train_ep
+    from .training import _check_data, scellier_bengio_config, train_backprop, train_ep
 
     set_threads(1)
     cfg = scellier_bengio_config(args.arch, preset=args.preset, **_overrides(args))
     ds = load(args.data).flat()
+    _check_data(cfg.arch, ds.x_train, ds.n_classes)  # fail before printing anything
     quiet = args.json
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
