@@ -41,8 +41,16 @@ OURS = {
         "svf": dict(reg=1e-5, levels=4, iterations=(400, 200, 40, 10)),
         "lddmm": dict(reg=1e-5, levels=4, iterations=(400, 200, 40, 10), stationary_levels=2),
         "shooting": dict(reg=1e-4, levels=3, iterations=(150, 40, 10)),
+        # momentum particles (no CFL limit, ~2x cheaper per evaluation) leave time for the 128^2 and 256^2
+        # image levels (momentum still on the 32 grid): NCC 0.969 -> 0.988 at fewer CPU s
         "shooting (vector)": dict(
-            VECTOR, reg=1e-5, alpha=8.0, levels=4, iterations=(80, 30, 0, 0), time_steps=8
+            VECTOR,
+            integrator="particle",
+            reg=1e-5,
+            alpha=8.0,
+            levels=4,
+            iterations=(60, 30, 30, 20),
+            time_steps=8,
         ),
     },
     "r16-r64": {

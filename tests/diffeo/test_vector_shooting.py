@@ -10,6 +10,9 @@ from deepgeometry.diffeo.metric import FluidMetric
 from deepgeometry.diffeo.vector_shooting import (
     endpoint,
     geodesic_factor,
+    particle_geodesic,
+    periodic_sample,
+    splat,
     vector_geodesic,
     vector_shooting_loss,
 )
@@ -131,6 +134,12 @@ def test_bad_input(synth):
         Shooting(momentum="vector", optimizer="adam")
     with pytest.raises(DeepGeometryError, match="grid_size"):
         Shooting(momentum="vector", grid_size=4)
+    with pytest.raises(DeepGeometryError, match="integrator"):
+        Shooting(momentum="vector", integrator="rk2")
+    with pytest.raises(DeepGeometryError, match="integrator"):
+        endpoint(torch.zeros(1, 2, 8, 8), metric, integrator="rk2")
+    with pytest.raises(DeepGeometryError, match="steps"):
+        particle_geodesic(torch.zeros(1, 2, 8, 8), metric, steps=0)
     with pytest.raises(DeepGeometryError, match="steps"):
         vector_geodesic(torch.zeros(1, 2, 8, 8), metric, steps=0)
     with pytest.raises(DeepGeometryError, match="NaN"):
@@ -183,3 +192,86 @@ def test_checkpointing_bounds_what_autograd_keeps(synth):
     ck8, ck16 = saved(8, True), saved(16, True)
     assert ck16 - ck8 <= 8 * 3 * field_bytes  # at most 3 fields more per extra step
     assert ck16 < 0.1 * saved(16, False) and plain > 20 * 8 * field_bytes
+
+
+@pytest.mark.parametrize("shape", [(9, 11), (5, 6, 7)])
+def test_splat_is_the_adjoint_of_periodic_sampling(shape):
+    gen = torch.Generator().manual_seed(3)
+    D = len(shape)
+    f = torch.randn(2, D, *shape, generator=gen, dtype=torch.float64)
+    g = torch.randn(2, D, *shape, generator=gen, dtype=torch.float64)
+    e = 3.0 * torch.randn(2, D, *shape, generator=gen, dtype=torch.float64)  # wraps around the borders
+    assert torch.allclose((splat(f, e) * g).sum(), (f * periodic_sample(g, e)).sum(), rtol=1e-12)
+    # zero and whole-voxel periodic shifts are exact
+    assert torch.allclose(periodic_sample(g, torch.zeros_like(e)), g, atol=1e-12)
+    shift = torch.zeros_like(e)
+    shift[:, 0] = 1.0
+    assert torch.allclose(periodic_sample(g, shift), torch.roll(g, -1, dims=2), atol=1e-12)
+    assert torch.allclose(splat(f, shift), torch.roll(f, 1, dims=2), atol=1e-12)
+
+
+def test_particle_geodesic_converges_to_euler_arnold():
+    """For a smooth momentum the particle scheme is a first-order-in-time EPDiff integrator: its error
+    against the (4th-order) Euler-Arnold endpoint halves when the step halves (measured 0.126 / 0.062 /
+    0.032 voxel at 8 / 16 / 32 steps, displacement 4.2 voxels)."""
+    x = torch.arange(32, dtype=torch.float64) * 2 * torch.pi / 32
+    X, Y = torch.meshgrid(x, x, indexing="ij")
+    metric = FluidMetric(alpha=8.0, gamma=1.0, power=2.0)
+    m0 = metric.flat(2.0 * torch.stack([torch.sin(Y) * torch.cos(X), 0.5 * torch.cos(Y + X)])[None])
+    ref = endpoint(m0, metric, 32)
+    errs = [float((particle_geodesic(m0, metric, T) - ref).abs().max()) for T in (4, 8, 16)]
+    assert errs[2] < 0.6 * errs[1] < 0.36 * errs[0]
+    assert errs[2] < 0.02 * float(ref.abs().max())
+    assert float(particle_geodesic(torch.zeros_like(m0), metric, 4).abs().max()) == 0.0
+    # the forward map (the particles) inverts the sampling map to integration accuracy away from the
+    # border (fields.compose clamps at the border, the particle flow is periodic); measured 0.057 voxel
+    d, e = particle_geodesic(m0, metric, 16, inverse=True)
+    assert float(fields.compose(d, e)[:, :, 4:-4, 4:-4].abs().max()) < 0.05 * float(d.abs().max())
+
+
+def test_particle_gradient_matches_finite_differences(synth):
+    shape = (14, 15)
+    src = synth.blobs(shape, n=5, seed=1)
+    tgt = synth.blobs(shape, n=5, seed=2)
+    m0, metric = _momentum(synth, shape, amplitude=1.0, seed=5)
+    m = m0.clone().requires_grad_(True)
+    d = endpoint(m, metric, 4, integrator="particle")
+    loss = ((fields.sample(src, d) - tgt) ** 2).sum()
+    (g,) = torch.autograd.grad(loss, m)
+    h = torch.randn(m0.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    eps = 1e-6
+
+    def f(mm):
+        return ((fields.sample(src, endpoint(mm, metric, 4, integrator="particle")) - tgt) ** 2).sum()
+
+    with torch.no_grad():
+        fd = (f(m0 + eps * h) - f(m0 - eps * h)) / (2 * eps)
+    # measured relative gap 3e-5: the scheme is piecewise smooth (the multilinear weights have kinks
+    # where a particle crosses a cell face)
+    assert torch.allclose(fd, (g * h).sum(), rtol=1e-4)
+
+
+def test_particle_registration_disc_to_ellipse(synth):
+    shape = (40, 40)
+    moving = synth.disc(shape, 9.0)
+    grid = fields.identity_grid(shape, torch.float64)
+    fixed = torch.sigmoid(
+        (1.0 - torch.sqrt(((grid[0] - 19.5) / 13) ** 2 + ((grid[1] - 19.5) / 7) ** 2)) * 9.0
+    )
+    meth = Shooting(
+        momentum="vector",
+        integrator="particle",
+        reg=1e-4,
+        levels=2,
+        iterations=(40, 20),
+        time_steps=4,
+        optimizer="lbfgs",
+    )
+    r = register(fixed, moving, method=meth, dtype=torch.float64)
+    s = r.summary()
+    assert s["ncc_after"] > 0.97 and s["ncc_before"] < 0.9
+    assert r.folds == 0 and r.status == "ok"
+    err = fields.compose(r.displacement, r.inverse)[:, :, 4:-4, 4:-4].abs()
+    # (measured: max 0.38, mean 0.018 voxel; the forward map is the particles, first order in time)
+    assert float(err.max()) < 0.5 and float(err.mean()) < 0.03
+    assert float(r.displacement.abs().max()) > 2.0

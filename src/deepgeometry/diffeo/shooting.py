@@ -313,8 +313,10 @@ class Shooting(MethodOptions):
     autograd through it (``checkpoint=True``: per-step checkpointing, autograd keeps only the step inputs),
     ``grid_size`` caps the side of the momentum grid (the map is upsampled to the images; ``grid_size`` and
     ``time_steps`` may be given per level, coarsest first, like ``iterations``) and ``optimizer``
-    is ``"descent"`` (backtracking V-gradient descent) or ``"lbfgs"`` (L-BFGS in the V-metric); these four
-    options act in the vector mode only.
+    is ``"descent"`` (backtracking V-gradient descent) or ``"lbfgs"`` (L-BFGS in the V-metric);
+    ``integrator`` is ``"euler_arnold"`` (the shared Eulerian RK4 + Magnus integrator) or ``"particle"``
+    (momentum particles and a semi-Lagrangian map, :func:`.vector_shooting.particle_geodesic`: no CFL limit,
+    first order in time, ~2x cheaper per evaluation); these five options act in the vector mode only.
     """
 
     time_steps: int | tuple[int, ...] = 8
@@ -323,6 +325,7 @@ class Shooting(MethodOptions):
     checkpoint: bool = False
     grid_size: int | tuple[int, ...] | None = None
     optimizer: str = "descent"
+    integrator: str = "euler_arnold"
     name: str = "shooting"
 
     def __post_init__(self):
@@ -331,6 +334,10 @@ class Shooting(MethodOptions):
         if self.optimizer not in ("descent", "lbfgs"):
             raise DeepGeometryError(
                 f"Shooting: optimizer must be 'descent' or 'lbfgs', got {self.optimizer!r}"
+            )
+        if self.integrator not in ("euler_arnold", "particle"):
+            raise DeepGeometryError(
+                f"Shooting: integrator must be 'euler_arnold' or 'particle', got {self.integrator!r}"
             )
         if self.momentum == "scalar" and isinstance(self.time_steps, (tuple, list)):
             raise DeepGeometryError("Shooting: per-level time_steps need momentum='vector'")
