@@ -56,6 +56,34 @@ def level_shape(shape: tuple[int, ...], factor: int) -> tuple[int, ...]:
     return tuple(math.ceil(n / factor) for n in shape)
 
 
+def start_level(param: torch.Tensor, evaluate: Callable, iterations: int,
+                initial_lr: Callable[[torch.Tensor], float], trace: Trace):
+    """First evaluation of an optimiser on one pyramid level: ``(energy, direction, first_step)``, or
+    ``None`` when the level has no iterations, the energy is not finite (recorded as diverged) or no
+    positive first step exists."""
+    if iterations <= 0:
+        return None
+    E, G = evaluate(param)
+    trace.evaluations += 1
+    if not math.isfinite(E):
+        trace.diverged = True
+        trace.warnings.append("energy is not finite at the start of a level")
+        return None
+    trace.energy.append(E)
+    lr = initial_lr(G)
+    if not math.isfinite(lr) or lr <= 0:
+        return None
+    return E, G, lr
+
+
+def stalled(recent: list[float], patience: int, tol: float) -> bool:
+    """True when the energy fell by at most ``tol`` (relative) over the last ``patience`` accepted steps."""
+    if len(recent) <= patience:
+        return False
+    old = recent[-patience - 1]
+    return old - recent[-1] <= tol * max(abs(old), 1e-12)
+
+
 def descend(
     param: torch.Tensor,
     evaluate: Callable[[torch.Tensor], tuple[float, torch.Tensor]],
@@ -72,18 +100,10 @@ def descend(
     energy decrease over ``patience`` accepted steps is below ``tol``. ``iterations <= 0`` returns ``param``
     untouched (a pyramid level that only upsamples, like ANTs' default ``(40, 20, 0)`` schedule).
     """
-    if iterations <= 0:
+    start = start_level(param, evaluate, iterations, initial_lr, trace)
+    if start is None:
         return param
-    E, G = evaluate(param)
-    trace.evaluations += 1
-    if not math.isfinite(E):
-        trace.diverged = True
-        trace.warnings.append("energy is not finite at the start of a level")
-        return param
-    trace.energy.append(E)
-    lr = initial_lr(G)
-    if not math.isfinite(lr) or lr <= 0:
-        return param
+    E, G, lr = start
     lr0 = lr
     recent = [E]
     for _ in range(max(0, iterations - 1)):
@@ -95,10 +115,8 @@ def descend(
             trace.energy.append(E)
             lr = min(lr * 1.25, 8 * lr0)
             recent.append(E)
-            if len(recent) > patience:
-                old = recent[-patience - 1]
-                if old - E <= tol * max(abs(old), 1e-12):
-                    break
+            if stalled(recent, patience, tol):
+                break
         else:
             lr *= 0.5
             if lr < 1e-4 * lr0:

@@ -255,18 +255,12 @@ def lbfgs(
     descent direction or a line search fails. Stops after ``iterations`` evaluations, or when the relative
     decrease over ``patience`` accepted steps is below ``tol``.
     """
-    if iterations <= 0:
+    from ._common import stalled, start_level
+
+    start = start_level(param, evaluate, iterations, initial_lr, trace)
+    if start is None:
         return param
-    E, G = evaluate(param)
-    trace.evaluations += 1
-    if not math.isfinite(E):
-        trace.diverged = True
-        trace.warnings.append("energy is not finite at the start of a level")
-        return param
-    trace.energy.append(E)
-    lr0 = initial_lr(G)
-    if not math.isfinite(lr0) or lr0 <= 0:
-        return param
+    E, G, lr0 = start
     hist: list[tuple[torch.Tensor, torch.Tensor, float]] = []
     recent = [E]
     evals = 1
@@ -314,9 +308,7 @@ def lbfgs(
         param, E, G = trial, E_t, G_t
         trace.energy.append(E)
         recent.append(E)
-        if len(recent) > patience and recent[-patience - 1] - E <= tol * max(
-            abs(recent[-patience - 1]), 1e-12
-        ):
+        if stalled(recent, patience, tol):
             break
     return param
 
