@@ -40,7 +40,7 @@ from ..errors import DeepGeometryError
 from . import fields
 from ._common import MethodOptions
 from .group import DiffeoGroup
-from .similarity import dissimilarity
+from .similarity import data_term
 
 
 @dataclass(frozen=True)
@@ -174,14 +174,7 @@ def shooting_loss(
     count.
     """
     shot = shoot_images(p0, source, metric, steps)
-    return shot.energy + _data_term(shot.final_image, target, similarity) / sigma**2
-
-
-def _data_term(final: torch.Tensor, target: torch.Tensor, similarity: str) -> torch.Tensor:
-    if similarity == "ssd":
-        return ((final - target) ** 2).flatten(1).sum(1)
-    n = final[0].numel()
-    return dissimilarity(similarity, final, target) * n
+    return shot.energy + data_term(shot.final_image, target, similarity) / sigma**2
 
 
 def adjoint_gradient(
@@ -237,7 +230,7 @@ def adjoint_gradient(
     # terminal condition (eq. 28): I^(1) = d sim / d I(1); P^(1) = 0 (eq. 29)
     with torch.enable_grad():
         f = final.detach().requires_grad_(True)
-        data = _data_term(f, target, similarity) / sigma**2
+        data = data_term(f, target, similarity) / sigma**2
         (I_hat_T,) = torch.autograd.grad(data.sum(), f)
     with torch.no_grad():
         _, d_hat = fields.sample_vjp(source, d, I_hat_T)  # adjoint of the final map psi_T

@@ -53,3 +53,12 @@ def dissimilarity(name: str, warped: torch.Tensor, fixed: torch.Tensor, window: 
     if name == "lncc":
         return 1.0 - lncc(warped, fixed, window)
     raise DeepGeometryError(f"unknown similarity {name!r}; use 'ssd', 'ncc' or 'lncc'")
+
+
+def data_term(final: torch.Tensor, target: torch.Tensor, similarity: str, window: int = 9) -> torch.Tensor:
+    """The matching term of eq. (17) per batch element: the sum of squared differences for ``"ssd"``;
+    ``"ncc"``/``"lncc"`` dissimilarities scaled by the voxel count, so all three weigh alike against the
+    metric energy."""
+    if similarity == "ssd":
+        return ((final - target) ** 2).flatten(1).sum(1)
+    return dissimilarity(similarity, final, target, window) * final[0].numel()

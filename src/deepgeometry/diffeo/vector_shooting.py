@@ -31,7 +31,7 @@ from ..core.geodesic import Geodesic, euler_arnold
 from ..errors import DeepGeometryError
 from . import fields
 from .group import DiffeoGroup
-from .similarity import dissimilarity
+from .similarity import data_term, dissimilarity
 
 
 def _check(m0: torch.Tensor, steps: int) -> None:
@@ -201,12 +201,6 @@ def endpoint_and_inverse(
     return geo.endpoint, back.endpoint
 
 
-def _data(final: torch.Tensor, target: torch.Tensor, similarity: str, window: int = 9) -> torch.Tensor:
-    if similarity == "ssd":
-        return ((final - target) ** 2).flatten(1).sum(1)
-    return dissimilarity(similarity, final, target, window) * final[0].numel()
-
-
 def vector_shooting_loss(
     m0: torch.Tensor,
     source: torch.Tensor,
@@ -233,7 +227,7 @@ def vector_shooting_loss(
     d = endpoint(m0, metric, steps, checkpointed)
     warped = fields.sample(source, d)
     energy = 0.5 * (m0 * metric.sharp(m0)).flatten(1).sum(1)
-    return energy + _data(warped, target, similarity) / sigma**2
+    return energy + data_term(warped, target, similarity) / sigma**2
 
 
 def lbfgs(
